@@ -1,0 +1,49 @@
+"""nn-service: train and serve small feed-forward networks over HTTP."""
+import logging
+
+import numpy as np
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """JSON out is strict: NaN and Infinity are refused (never emitted); NumPy scalars and
+    arrays become plain numbers and lists."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return DefaultJSONProvider.default(o)
+
+    def dumps(self, obj, **kwargs):
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
+
+def create_app(config=None):
+    """The application factory: settings from the environment, then ``config`` on top."""
+    from . import errors, extensions
+    from .config import from_env
+    from .routes import health, models, predict
+
+    app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
+    app.config.from_mapping(from_env())
+    if config:
+        app.config.from_mapping(config)
+    logging.getLogger("service").setLevel(logging.INFO)
+
+    errors.init_app(app)
+    extensions.init_app(app)
+    for module in (health, models, predict):
+        app.register_blueprint(module.bp)
+    return app
+
+
+__all__ = ["create_app"]

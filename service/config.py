@@ -1,0 +1,52 @@
+"""Settings, read from environment variables, each with a documented default.
+
+``create_app(config)`` starts from ``from_env()`` and applies ``config`` on top, so tests can
+override any setting without touching the environment.
+"""
+import os
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _float(name, default):
+    return float(os.environ.get(name, default))
+
+
+def from_env():
+    cpus = os.cpu_count() or 1
+    return {
+        # -- storage ---------------------------------------------------------------------
+        # Where models live: a directory per model id (metadata JSON, weights .npz, data).
+        "MODEL_DIR": os.environ.get("NN_MODEL_DIR", "./var/models"),
+        # -- training jobs ---------------------------------------------------------------
+        # Jobs training at once across all workers of one store; more wait as `queued`.
+        "MAX_CONCURRENT_JOBS": _int("NN_MAX_CONCURRENT_JOBS", cpus),
+        # Wall-clock limit of one job, in seconds, unless the job sets a lower `max_seconds`.
+        "MAX_TRAIN_SECONDS": _float("NN_MAX_TRAIN_SECONDS", 3600),
+        # How many times a job is started before a crash of its process makes it `failed`.
+        "MAX_ATTEMPTS": _int("NN_MAX_ATTEMPTS", 3),
+        # How often each worker's runner looks for queued jobs and dead runners, in seconds.
+        "POLL_SECONDS": _float("NN_POLL_SECONDS", 0.5),
+        # BLAS threads of one training process: the cores shared among concurrent jobs.
+        "TRAINER_THREADS": _int("NN_TRAINER_THREADS", max(1, cpus // max(1, _int("NN_MAX_CONCURRENT_JOBS", cpus)))),
+        # Start a job runner in each web worker process (off only for special deployments).
+        "RUN_JOBS": os.environ.get("NN_RUN_JOBS", "1") not in ("0", "false", "no"),
+        # -- request limits --------------------------------------------------------------
+        # Largest request body accepted, in bytes (413 beyond).
+        "MAX_CONTENT_LENGTH": _int("NN_MAX_BODY_BYTES", 32 * 1024 * 1024),
+        # Rows of X (and Y) in one /train or /predict request, or generated samples.
+        "MAX_ROWS": _int("NN_MAX_ROWS", 100_000),
+        # Input or output columns.
+        "MAX_FEATURES": _int("NN_MAX_FEATURES", 1_000),
+        # Hidden layers, and units in one hidden layer.
+        "MAX_LAYERS": _int("NN_MAX_LAYERS", 20),
+        "MAX_UNITS": _int("NN_MAX_UNITS", 4_096),
+        # Weights and biases of one network.
+        "MAX_PARAMETERS": _int("NN_MAX_PARAMETERS", 5_000_000),
+        # Parameter updates of one job.
+        "MAX_ITERATIONS": _int("NN_MAX_ITERATIONS", 1_000_000),
+        # Compute budget of one job: rows per update x parameters x iterations.
+        "MAX_COMPUTE": _float("NN_MAX_COMPUTE", 1e13),
+    }

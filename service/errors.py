@@ -1,0 +1,59 @@
+"""One error shape for every failure: RFC 9457 problem details, ``application/problem+json``.
+
+Views and helpers raise ``ApiError`` (or let werkzeug's HTTP exceptions and marshmallow's
+``ValidationError`` escape); the handlers here render each of them, and anything unexpected,
+in the same shape. Nothing renders HTML or a traceback.
+"""
+import logging
+
+from flask import current_app, json
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status, detail, *, title=None, errors=None, headers=None):
+        super().__init__(detail)
+        self.status, self.detail, self.title = status, detail, title
+        self.errors, self.headers = errors, headers or {}
+
+
+def problem(status, detail, *, title=None, errors=None, headers=None):
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    body = {"type": "about:blank", "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+            "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def _api_error(exc):
+    return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
+
+
+def _validation_error(exc):
+    return problem(422, "The request is invalid: see `errors` for each field.", errors=exc.messages)
+
+
+def _http_error(exc):
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    detail = exc.description or exc.name
+    return problem(exc.code or 500, detail, title=exc.name, headers=headers)
+
+
+def _unexpected(exc):
+    log.exception("unhandled error")
+    return _http_error(InternalServerError("The server failed to handle the request; it is logged."))
+
+
+def init_app(app):
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

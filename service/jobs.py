@@ -1,0 +1,264 @@
+"""Training jobs: accepting them, and running them in the background.
+
+Accepting (``submit``) validates what the schema cannot (parameter and compute limits),
+resolves every default, and persists the job as ``queued`` (record and data) before the
+request is answered.
+
+Running: every web worker process has a ``Runner``, a thread started after the fork (on the
+first request, or by gunicorn's ``post_worker_init`` hook), never at import. A runner claims
+queued jobs through the store's locks and trains each in a child process of its own
+(``python -m service.trainjob``), so training never holds a web worker's GIL, is killable, and
+outlives the worker that started it (recycling a worker does not interrupt a job). Claiming
+takes two ``flock`` locks that the child inherits and holds until it exits: one of
+``MAX_CONCURRENT_JOBS`` slot locks, shared by all runners of the store, and the job's own lock.
+The kernel releases both when the child dies, however it dies, so a job whose record says
+``running`` but whose lock is free has lost its runner: it goes back to the queue, until it
+has been started ``MAX_ATTEMPTS`` times.
+"""
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+
+from marshmallow import ValidationError
+
+from nn import TrainConfig, data as nn_data
+from nn.initializers import default_for
+
+from .schemas import TRAINING_FIELDS, GenerateSchema, preset_defaults
+from .store import NotFound, now, try_lock_file
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# -- accepting -----------------------------------------------------------------------------
+
+def _limits_check(config, n_params, rows_per_update, iterations):
+    if n_params > config["MAX_PARAMETERS"]:
+        raise ValidationError(f"The network would have {n_params} parameters; the limit is "
+                              f"{config['MAX_PARAMETERS']} (NN_MAX_PARAMETERS).", "hidden_layer_sizes")
+    compute = rows_per_update * n_params * iterations
+    if compute > config["MAX_COMPUTE"]:
+        raise ValidationError(f"The job would cost {compute:.3g} (rows per update x parameters x "
+                              f"iterations); the limit is {config['MAX_COMPUTE']:.3g} (NN_MAX_COMPUTE). "
+                              "Use fewer iterations, a smaller network or smaller batches.", "iterations")
+
+
+def build_job(request, config):
+    """Turn a validated /train request into (record, X, Y) with every default resolved."""
+    defaults = preset_defaults(request["preset"])
+    training = {name: request.get(name, defaults[name]) for name in TRAINING_FIELDS}
+    if training["seed"] is None:
+        training["seed"] = secrets.randbelow(2 ** 32)  # recorded, so every run can be repeated
+    activation = request["activation"]
+    init = request.get("init") or defaults["init"] or default_for(activation)
+
+    if "data" in request:
+        X, Y = request["data"]["X"], request["data"]["Y"]
+        data_info = {"source": "supplied"}
+    else:
+        generate = request.get("generate") or GenerateSchema().load({})
+        if generate["seed"] is None:
+            generate = dict(generate, seed=secrets.randbelow(2 ** 32))
+        X, Y = nn_data.quadratic(**generate)
+        data_info = {"source": "generated", "generator": "quadratic", **generate}
+    data_info.update(n_samples=len(X), n_features=X.shape[1], n_outputs=Y.shape[1])
+
+    hidden = list(request["hidden_layer_sizes"])
+    sizes = [X.shape[1], *hidden, Y.shape[1]]
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_train = len(X) - (round(training["validation_fraction"] * len(X)) if training["validation_fraction"] else 0)
+    rows = n_train if training["batch_size"] is None else min(training["batch_size"], n_train)
+    _limits_check(config, n_params, max(rows, 1), training["iterations"])
+    try:
+        TrainConfig(**training)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+    model_id = secrets.token_hex(16)
+    record = {
+        "id": model_id, "name": request.get("name"), "status": "queued",
+        "created_at": now(), "started_at": None, "finished_at": None, "attempts": 0,
+        "architecture": {"input_size": sizes[0], "hidden_layer_sizes": hidden, "output_size": sizes[-1],
+                         "hidden_activation": activation, "output_activation": "identity",
+                         "n_parameters": n_params},
+        "hyperparameters": {"preset": request["preset"], "init": init, "dtype": request["dtype"],
+                            **training,
+                            "max_seconds": request.get("max_seconds", config["MAX_TRAIN_SECONDS"])},
+        "data": data_info,
+        "progress": {"iteration": 0, "iterations": training["iterations"], "loss": None,
+                     "elapsed_seconds": None, "eta_seconds": None},
+        "loss": None, "val_loss": None, "loss_history": [], "val_loss_history": [],
+        "training": None, "diagnostics": None, "error": None,
+    }
+    return record, X, Y
+
+
+def submit(store, config, request):
+    record, X, Y = build_job(request, config)
+    store.create(record, X, Y)
+    return record
+
+
+# -- running -------------------------------------------------------------------------------
+
+def _slot_paths(store, n):
+    directory = os.path.join(store.root, ".slots")
+    os.makedirs(directory, exist_ok=True)
+    return [os.path.join(directory, f"slot-{k}.lock") for k in range(n)]
+
+
+class Runner:
+    """Claims queued jobs and starts a training process for each; recovers orphaned jobs."""
+
+    def __init__(self, store, config):
+        self.store, self.config = store, config
+        self.pid = os.getpid()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._children = []
+        self._thread = threading.Thread(target=self._loop, name="nn-job-runner", daemon=True)
+        self._ticks = 0
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def wake(self):
+        self._wake.set()
+
+    def stop(self, kill_children=False, timeout=5.0):
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        if kill_children:
+            for child in self._children:
+                if child.poll() is None:
+                    child.kill()
+            for child in self._children:
+                child.wait(timeout)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a runner must survive anything one pass throws
+                log.exception("job runner pass failed")
+            self._wake.wait(self.config["POLL_SECONDS"])
+            self._wake.clear()
+
+    def tick(self):
+        """One pass: reap children, recover dead jobs, start queued ones while slots are free."""
+        self._children = [c for c in self._children if c.poll() is None]
+        self._ticks += 1
+        if self._ticks % 120 == 1:
+            self.store.sweep()
+        records = self.store.records()
+        for record in records:
+            if record.get("status") == "running":
+                self._recover(record["id"])
+        queued = sorted((r for r in records if r.get("status") == "queued"),
+                        key=lambda r: (r.get("created_at") or "", r["id"]))
+        slots = _slot_paths(self.store, self.config["MAX_CONCURRENT_JOBS"])
+        for record in queued:
+            if self._stop.is_set():
+                break
+            slot = self._free_slot(slots)
+            if slot is None:
+                break
+            try:
+                self._start(record["id"], slot)
+            finally:
+                os.close(slot)  # a started child holds its own copy of the slot lock
+
+    @staticmethod
+    def _free_slot(slots):
+        for path in slots:
+            fd = try_lock_file(path)
+            if fd is not None:
+                return fd
+        return None
+
+    def _recover(self, model_id):
+        """A ``running`` job whose lock is free has lost its process: requeue or fail it."""
+        try:
+            fd = self.store.try_lock(model_id)
+        except NotFound:
+            return
+        if fd is None:
+            return  # its process is alive
+        try:
+            record = self.store.read(model_id)
+            if record.get("status") != "running":
+                return
+            attempts = record.get("attempts", 0)
+            if attempts >= self.config["MAX_ATTEMPTS"]:
+                record.update(status="failed", finished_at=now(),
+                              error=f"The training process died {attempts} times (last during "
+                                    f"iteration {record['progress'].get('iteration')}); giving up.")
+            else:
+                record.update(status="queued")
+            record.pop("owner", None)
+            self.store.write(record)
+            log.warning("job %s lost its training process; now %s", model_id, record["status"])
+        except Exception:
+            log.exception("could not recover job %s", model_id)
+        finally:
+            os.close(fd)
+
+    def _start(self, model_id, slot_fd):
+        try:
+            fd = self.store.try_lock(model_id)
+        except NotFound:
+            return False
+        if fd is None:
+            return False  # another runner has it
+        try:
+            record = self.store.read(model_id)
+            if record.get("status") != "queued":
+                return False
+            if self.store.cancel_requested(model_id):
+                record.update(status="cancelled", finished_at=now())
+                self.store.write(record)
+                return False
+            record.update(status="running", started_at=now(), attempts=record.get("attempts", 0) + 1,
+                          owner={"host": socket.gethostname(), "runner_pid": self.pid})
+            self.store.write(record)
+            threads = str(self.config["TRAINER_THREADS"])
+            env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
+                       MKL_NUM_THREADS=threads, PYTHONPATH=os.pathsep.join(
+                           p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p))
+            server_pid = os.getppid() if self.config.get("SERVER_IS_PARENT") else os.getpid()
+            child = subprocess.Popen(
+                [sys.executable, "-m", "service.trainjob", self.store.root, model_id,
+                 "--server-pid", str(server_pid)],
+                pass_fds=(fd, slot_fd), env=env, cwd=PROJECT_ROOT, start_new_session=True,
+                stdin=subprocess.DEVNULL)
+            self._children.append(child)
+            log.info("job %s started in process %d", model_id, child.pid)
+            return True
+        except NotFound:
+            return False
+        except Exception as exc:
+            log.exception("could not start job %s", model_id)
+            try:
+                record = self.store.read(model_id)
+                record.update(status="failed", finished_at=now(), error=f"could not start: {exc}")
+                self.store.write(record)
+            except Exception:
+                pass
+            return False
+        finally:
+            os.close(fd)  # the child holds its own copy of the lock now
+
+
+def eta(progress_iteration, iterations, elapsed):
+    if not progress_iteration or elapsed is None:
+        return None
+    return max(0.0, elapsed / progress_iteration * (iterations - progress_iteration))
+

@@ -1,0 +1,68 @@
+"""Predictions from stored models, with loaded networks cached per process.
+
+A cached network is keyed by the weights file's identity (inode, size, mtime), so a model
+deleted and replaced, or rewritten, is never served stale.
+"""
+import collections
+import threading
+
+import numpy as np
+
+from .errors import ApiError
+from .store import Corrupt, NotFound
+
+
+class Predictor:
+    def __init__(self, store, capacity=32):
+        self.store, self.capacity = store, capacity
+        self._cache = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def _network(self, record):
+        model_id = record["id"]
+        try:
+            stamp = self.store.weights_stamp(model_id)
+        except FileNotFoundError:
+            raise Corrupt(f"the weights of model {model_id} are missing") from None
+        with self._lock:
+            hit = self._cache.get(model_id)
+            if hit and hit[0] == stamp:
+                self._cache.move_to_end(model_id)
+                return hit[1]
+        network, _ = self.store.load_network(model_id, record.get("weights_sha256"))
+        with self._lock:
+            self._cache[model_id] = (stamp, network)
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return network
+
+    def predict(self, model_id, X):
+        record = read_record(self.store, model_id)
+        if record["status"] != "succeeded":
+            raise ApiError(409, f"Model {model_id} is {record['status']}; only a succeeded model predicts.",
+                           title="Model not ready")
+        try:
+            network = self._network(record)
+        except Corrupt as exc:
+            raise ApiError(409, f"Model {model_id} cannot predict: {exc}.", title="Model damaged")
+        if X.shape[1] != network.input_size:
+            raise ApiError(422, f"X has {X.shape[1]} columns but model {model_id} takes {network.input_size}.",
+                           errors={"X": [f"Each row must have {network.input_size} values, not {X.shape[1]}."]})
+        with np.errstate(over="ignore", invalid="ignore"):
+            predictions = network.predict(X)
+        if not np.isfinite(predictions).all():
+            row = int(np.argwhere(~np.isfinite(predictions))[0][0])
+            raise ApiError(422, "Some inputs are so large that the predictions overflow.",
+                           errors={"X": [f"[{row}]: the prediction for this row is not a finite number."]})
+        return predictions
+
+
+def read_record(store, model_id):
+    """The record of a model, or a 404 naming the id. A damaged record reads as failed."""
+    try:
+        return store.read(model_id)
+    except NotFound:
+        raise ApiError(404, f"There is no model with id {str(model_id)[:80]!r}.", title="Model not found")
+    except Corrupt as exc:
+        from .store import broken_record
+        return broken_record(model_id, str(exc))
