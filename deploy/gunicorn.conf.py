@@ -1,0 +1,50 @@
+"""gunicorn settings for nn-service: plain assignments, each read from the environment.
+
+Start:  gunicorn --config deploy/gunicorn.conf.py service.wsgi:app
+`--bind` and `--workers` on the command line override what is set here.
+"""
+import os
+
+# -- server socket -----------------------------------------------------------------------
+# Where to listen. Loopback by default; the container binds 0.0.0.0.
+bind = os.environ.get("NN_BIND", "127.0.0.1:8000")
+
+# -- worker processes --------------------------------------------------------------------
+# Web workers. Each answers any request for any model (state lives on disk) and runs a job
+# runner that starts training processes; two workers keep one free while the other is busy.
+workers = int(os.environ.get("NN_WORKERS", "2"))
+# Seconds a request may take before its worker is killed and replaced. Requests never train
+# (jobs run in their own processes), so this only bounds slow clients and large predictions.
+timeout = int(os.environ.get("NN_TIMEOUT", "30"))
+# Seconds workers get to finish their requests on SIGTERM / restart.
+graceful_timeout = int(os.environ.get("NN_GRACEFUL_TIMEOUT", "10"))
+# Recycle a worker after this many requests (0 = never); jobs survive recycling.
+max_requests = int(os.environ.get("NN_MAX_REQUESTS", "0"))
+max_requests_jitter = int(os.environ.get("NN_MAX_REQUESTS_JITTER", "0"))
+
+# -- logging -----------------------------------------------------------------------------
+accesslog = os.environ.get("NN_ACCESS_LOG", "-")  # "-" is stdout
+errorlog = os.environ.get("NN_ERROR_LOG", "-")
+loglevel = os.environ.get("NN_LOG_LEVEL", "info")
+
+# -- CPU ---------------------------------------------------------------------------------
+# A web worker predicts with small matrix products, for which one BLAS thread is fastest and
+# several workers with a BLAS pool each would oversubscribe the cores. Set before NumPy is
+# imported (the app is imported after this file is read). Training processes get their own
+# count (NN_TRAINER_THREADS).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ.get("NN_WEB_THREADS", "1"))
+
+
+# -- hooks -------------------------------------------------------------------------------
+def post_worker_init(worker):
+    """Start this worker's job runner now (after the fork), not on its first request, so that
+    queued jobs resume after a restart even before anyone asks."""
+    app = worker.wsgi
+    app.config["SERVER_IS_PARENT"] = True  # the job's server is the gunicorn master
+    app.extensions["nn"].ensure_runner()
+
+
+# gunicorn >= 25 opens a control socket in ~/.gunicorn by default; several servers on one
+# machine (tests, demo) would share it. Nothing here uses it.
+control_socket_disable = True
