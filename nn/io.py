@@ -8,6 +8,7 @@ gives bit-identical predictions.
 """
 import io
 import json
+import zipfile
 import os
 import tempfile
 
@@ -66,12 +67,14 @@ def load(path):
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise FormatError(f"unreadable network file: {exc}") from None
     try:
         meta = json.loads(str(arrays.pop("meta")))
+        if not isinstance(meta, dict):
+            raise FormatError("the metadata is not a JSON object")
         if meta.get("format") != FORMAT:
             raise FormatError(f"not a {FORMAT} file")
         sizes = [int(n) for n in meta["sizes"]]

@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import time
+import zipfile
 from datetime import datetime, timezone
 
 import numpy as np
@@ -156,7 +157,7 @@ class ModelStore:
                 return npz["X"], npz["Y"]
         except FileNotFoundError:
             raise NotFound(model_id) from None
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise Corrupt(f"the training data of model {model_id} is unreadable ({exc})") from None
 
     def save_network(self, model_id, network, metadata):
