@@ -50,10 +50,10 @@ class TrainConfig:
     lr_factor: float = 0.2  # plateau: multiply lr by this ...
     lr_patience: int = 10  # ... after this many checks without improvement
     batch_size: Optional[int] = 200  # rows per update; None = full batch; capped at the row count
-    alpha: float = 0.0001  # L2 strength: loss += alpha / 2m * sum(W^2)
+    alpha: float = 3.0  # L2 strength: loss += alpha / 2m * sum(W^2) (scaled units)
     clip_norm: Optional[float] = None  # rescale the gradient to at most this L2 norm; None = off
     standardize: bool = True  # scale inputs and targets to zero mean, unit variance
-    validation_fraction: float = 0.1  # share of rows held out to monitor (and restore the best)
+    validation_fraction: float = 0.2  # share of rows held out to monitor (and restore the best)
     patience: Optional[int] = 20  # stop after this many checks without improvement; None = never
     tol: float = 1e-4  # relative improvement that counts for patience and plateau
     seed: Optional[int] = None  # seeds the validation split and the shuffling

@@ -48,7 +48,12 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class DemoError(Exception):
-    """Something went wrong; the message says what, for the person running the demo."""
+    """Something went wrong; the message says what, for the person running the demo.
+    `show_log`: whether the server's log helps explain it."""
+
+    def __init__(self, message, show_log=True):
+        super().__init__(message)
+        self.show_log = show_log
 
 
 # -- the server ----------------------------------------------------------------------------
@@ -70,7 +75,7 @@ class Server:
         self.process = None
 
     def start(self):
-        env = dict(os.environ, NN_MODEL_DIR=self.model_dir,
+        env = dict(os.environ, NN_MODEL_DIR=self.model_dir, NN_ACCESS_LOG="/dev/null",
                    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
         command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
                    "--bind", f"127.0.0.1:{self.port}", "service.wsgi:app"]
@@ -156,7 +161,8 @@ def progress_line(model):
         return f"  queued (position {progress.get('queue_position')})"
     text = f"  {model['status']:<9} iteration {progress.get('iteration', 0):>6,}/{progress.get('iterations', 0):,}"
     if progress.get("loss") is not None:
-        text += f"   loss {progress['loss']:8.4f}"
+        loss = progress["loss"]
+        text += f"   loss {loss:8.4f}" if abs(loss) < 1e4 else f"   loss {loss:8.2e}"
     if progress.get("elapsed_seconds") is not None:
         text += f"   elapsed {progress['elapsed_seconds']:5.1f} s"
     if progress.get("eta_seconds") is not None:
@@ -174,12 +180,13 @@ def wait_for(session, location):
         done = model["status"] in TERMINAL
         now = time.monotonic()
         if line != last_line and (done or now - last_print >= PRINT_SECONDS):
-            print(line, flush=True)
+            print(line)
             last_line, last_print = line, now
         if done:
             return model
         if now > deadline:
-            raise DemoError(f"training did not finish within {TRAIN_SECONDS} s (last seen: {line.strip()}).")
+            raise DemoError(f"training did not finish within {TRAIN_SECONDS:g} s "
+                            f"(last seen: {' '.join(line.split())}).")
         time.sleep(POLL_SECONDS)
 
 
@@ -194,7 +201,7 @@ def train(session, base_url):
             session.delete(location, timeout=10)
         raise
     if model["status"] != "succeeded":
-        raise DemoError(f"training {model['status']}: {model.get('error') or 'no error message'}")
+        raise DemoError(f"training {model['status']}: {model.get('error') or 'no error message'}", show_log=False)
     return model
 
 
@@ -284,7 +291,7 @@ def run(server, session):
     plot_data(X, Y, OUTPUT / "data.png")
     plot_results(X, Y, x_line, fitted, OUTPUT / "results.png")
     plot_loss(model, OUTPUT / "loss.png")
-    print(f"\nWrote {', '.join(str(Path('output') / n) for n in ('data.png', 'results.png', 'loss.png'))}.")
+    print(f"\nWrote {', '.join(os.path.relpath(OUTPUT / n) for n in ('data.png', 'results.png', 'loss.png'))}.")
 
 
 def _exit_on_sigterm(signum, frame):
@@ -293,13 +300,14 @@ def _exit_on_sigterm(signum, frame):
 
 def main():
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows at once, even through a pipe
     with tempfile.TemporaryDirectory(prefix="nn-demo-") as workdir, requests.Session() as session:
         server = Server(workdir)
         try:
             run(server, session)
         except DemoError as exc:
             print(f"\nDemo failed: {exc}", file=sys.stderr)
-            tail = server.log_tail()
+            tail = server.log_tail() if exc.show_log else ""
             if tail:
                 print(f"\nLast lines of the server log ({server.log_path}):\n{tail}", file=sys.stderr)
             return 1
