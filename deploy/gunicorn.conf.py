@@ -13,6 +13,11 @@ bind = os.environ.get("NN_BIND", "127.0.0.1:8000")
 # Web workers. Each answers any request for any model (state lives on disk) and runs a job
 # runner that starts training processes; two workers keep one free while the other is busy.
 workers = int(os.environ.get("NN_WORKERS", "2"))
+# Threads per worker: a few, so that clients waiting on `POST /train?wait=` or slow uploads do
+# not block everyone else. Requests are short and mostly I/O (disk, sockets); the training
+# itself happens in separate processes.
+worker_class = "gthread"
+threads = int(os.environ.get("NN_THREADS", "4"))
 # Seconds a request may take before its worker is killed and replaced. Requests never train
 # (jobs run in their own processes), so this only bounds slow clients and large predictions.
 timeout = int(os.environ.get("NN_TIMEOUT", "30"))

@@ -26,6 +26,15 @@ class StrictJSONProvider(DefaultJSONProvider):
         return super().dumps(obj, **kwargs)
 
 
+def _log_like_gunicorn():
+    """Under gunicorn, the service's log lines go where gunicorn's own go."""
+    ours, theirs = logging.getLogger("service"), logging.getLogger("gunicorn.error")
+    ours.setLevel(logging.INFO)
+    if theirs.handlers and not ours.handlers:
+        ours.handlers = list(theirs.handlers)
+        ours.propagate = False
+
+
 def create_app(config=None):
     """The application factory: settings from the environment, then ``config`` on top."""
     from . import errors, extensions
@@ -37,7 +46,7 @@ def create_app(config=None):
     app.config.from_mapping(from_env())
     if config:
         app.config.from_mapping(config)
-    logging.getLogger("service").setLevel(logging.INFO)
+    _log_like_gunicorn()
 
     errors.init_app(app)
     extensions.init_app(app)

@@ -29,6 +29,11 @@ def from_env():
         "MAX_ATTEMPTS": _int("NN_MAX_ATTEMPTS", 3),
         # How often each worker's runner looks for queued jobs and dead runners, in seconds.
         "POLL_SECONDS": _float("NN_POLL_SECONDS", 0.5),
+        # A training process that holds its job's lock but has not touched its heartbeat file
+        # for this many seconds is hung: its runner kills it and the job is recovered.
+        "LEASE_SECONDS": _float("NN_LEASE_SECONDS", 30),
+        # Longest `POST /train?wait=` a client may ask for; keep well below gunicorn's timeout.
+        "MAX_WAIT_SECONDS": _float("NN_MAX_WAIT_SECONDS", 20),
         # BLAS threads of one training process: the cores shared among concurrent jobs.
         "TRAINER_THREADS": _int("NN_TRAINER_THREADS", max(1, cpus // max(1, _int("NN_MAX_CONCURRENT_JOBS", cpus)))),
         # Start a job runner in each web worker process (off only for special deployments).

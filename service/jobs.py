@@ -18,10 +18,12 @@ has been started ``MAX_ATTEMPTS`` times.
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 from marshmallow import ValidationError
 
@@ -104,6 +106,37 @@ def submit(store, config, request):
     return record
 
 
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def wait_until_finished(store, model_id, seconds, interval=0.05):
+    """The record once the job is finished, or as it is after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        record = store.read(model_id)
+        if record["status"] in TERMINAL or time.monotonic() >= deadline:
+            return record
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def cancel(store, model_id, wait=2.0):
+    """Cancel a queued or running job; returns its record (``cancelled`` unless it finished
+    first, or still ``running`` if its process has not stopped within ``wait`` seconds)."""
+    record = store.read(model_id)
+    if record["status"] in TERMINAL:
+        return record
+    store.request_cancel(model_id)  # a running job's process sees this within 0.2 s
+    if record["status"] == "queued":
+        with store.locked(model_id, timeout=1.0) as held:
+            if held:
+                record = store.read(model_id)
+                if record["status"] == "queued":
+                    record.update(status="cancelled", finished_at=now())
+                    store.write(record)
+                    return record
+    return wait_until_finished(store, model_id, wait)
+
+
 # -- running -------------------------------------------------------------------------------
 
 def _slot_paths(store, n):
@@ -161,7 +194,7 @@ class Runner:
         records = self.store.records()
         for record in records:
             if record.get("status") == "running":
-                self._recover(record["id"])
+                self._recover(record)
         queued = sorted((r for r in records if r.get("status") == "queued"),
                         key=lambda r: (r.get("created_at") or "", r["id"]))
         slots = _slot_paths(self.store, self.config["MAX_CONCURRENT_JOBS"])
@@ -184,14 +217,18 @@ class Runner:
                 return fd
         return None
 
-    def _recover(self, model_id):
-        """A ``running`` job whose lock is free has lost its process: requeue or fail it."""
+    def _recover(self, record):
+        """A ``running`` job whose lock is free has lost its process: requeue or fail it.
+        One whose process holds the lock but missed its heartbeat lease is hung: kill it (it
+        is recovered on a later pass, once the kernel has released its lock)."""
+        model_id = record["id"]
         try:
             fd = self.store.try_lock(model_id)
         except NotFound:
             return
         if fd is None:
-            return  # its process is alive
+            self._enforce_lease(record)
+            return
         try:
             record = self.store.read(model_id)
             if record.get("status") != "running":
@@ -211,6 +248,18 @@ class Runner:
         finally:
             os.close(fd)
 
+    def _enforce_lease(self, record):
+        owner = record.get("owner") or {}
+        age = self.store.heartbeat_age(record["id"])
+        if age is None or age <= self.config["LEASE_SECONDS"]:
+            return
+        if owner.get("host") == socket.gethostname() and owner.get("pid"):
+            log.warning("job %s: no heartbeat for %.0f s; killing its process %s", record["id"], age, owner["pid"])
+            try:
+                os.kill(owner["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     def _start(self, model_id, slot_fd):
         try:
             fd = self.store.try_lock(model_id)
@@ -229,6 +278,7 @@ class Runner:
             record.update(status="running", started_at=now(), attempts=record.get("attempts", 0) + 1,
                           owner={"host": socket.gethostname(), "runner_pid": self.pid})
             self.store.write(record)
+            self.store.beat(model_id)  # the lease starts now, not at a previous attempt's last beat
             threads = str(self.config["TRAINER_THREADS"])
             env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
                        MKL_NUM_THREADS=threads, PYTHONPATH=os.pathsep.join(

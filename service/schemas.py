@@ -6,7 +6,7 @@ responses are dumped through the same module, so the contract lives in one place
 import dataclasses
 
 from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from nn import TrainConfig
 from nn.activations import ACTIVATIONS
@@ -127,6 +127,26 @@ class PredictRequestSchema(Schema):
     model_id = fields.String(required=True, validate=validate.Length(max=64))
     X = Matrix(required=True, max_rows=lambda: _limit("MAX_ROWS"), max_columns=lambda: _limit("MAX_FEATURES"),
                metadata={"description": "m x n inputs, raw units; a flat list means one column"})
+
+
+class TrainQuerySchema(Schema):
+    wait = StrictFloat(validate=validate.Range(min=0),
+                       metadata={"description": "seconds to wait for the job to finish (at most NN_MAX_WAIT_SECONDS)"})
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check(self, data, **kwargs):
+        if data.get("wait", 0) > _limit("MAX_WAIT_SECONDS"):
+            raise ValidationError(f"At most {_limit('MAX_WAIT_SECONDS'):g} seconds (NN_MAX_WAIT_SECONDS).", "wait")
+
+    @pre_load
+    def _numbers_from_query(self, data, **kwargs):
+        out = dict(data)
+        if "wait" in out:
+            try:
+                out["wait"] = float(out["wait"])
+            except ValueError:
+                pass  # StrictFloat names the problem
+        return out
 
 
 class ListQuerySchema(Schema):

@@ -5,6 +5,7 @@
     <root>/<id>/weights.npz  the trained network (nn.io format), once succeeded
     <root>/<id>/lock         flock()ed by whoever may change the job: its runner while it trains
     <root>/<id>/cancel       present once cancelling was asked for
+    <root>/<id>/heartbeat    touched every few seconds by the process training the job
 
 Every file is written atomically (a temporary file in the same directory, then ``os.replace``),
 and a model directory appears at once, complete (built as ``.new-<id>``, then renamed), so no
@@ -30,7 +31,8 @@ import numpy as np
 from nn import io as nn_io
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
-RECORD, DATA, WEIGHTS, LOCK, CANCEL = "model.json", "data.npz", "weights.npz", "lock", "cancel"
+RECORD, DATA, WEIGHTS, LOCK, CANCEL, HEARTBEAT = (
+    "model.json", "data.npz", "weights.npz", "lock", "cancel", "heartbeat")
 
 
 class NotFound(LookupError):
@@ -221,6 +223,21 @@ class ModelStore:
 
     def cancel_requested(self, model_id):
         return os.path.exists(self.path(model_id, CANCEL))
+
+    def beat(self, model_id):
+        """Touch the heartbeat file (the training process is alive and not hung)."""
+        try:
+            with open(self.path(model_id, HEARTBEAT), "wb"):
+                pass
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(model_id) from None
+
+    def heartbeat_age(self, model_id):
+        """Seconds since the last heartbeat, or None if there was none."""
+        try:
+            return max(0.0, time.time() - os.stat(self.path(model_id, HEARTBEAT)).st_mtime)
+        except OSError:
+            return None
 
     def delete(self, model_id, wait=5.0):
         """Remove a model at once; a runner still training it notices and stops."""

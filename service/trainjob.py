@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 
 from nn import Network, TrainConfig, TrainingDiverged, train
@@ -21,6 +22,7 @@ from .schemas import TRAINING_FIELDS
 from .store import ModelStore, NotFound, now
 
 PROGRESS_SECONDS = 0.5  # how often progress reaches the record
+HEARTBEAT_SECONDS = 2.0  # how often the heartbeat file is touched
 SERVER_CHECK_SECONDS = 1.0
 FINISH_IF_LEFT_SECONDS = 5.0  # on server exit, finish a job with less than this left
 
@@ -75,8 +77,39 @@ class Monitor:
         return False
 
 
+class Heartbeat(threading.Thread):
+    """Touches the job's heartbeat file every few seconds, even during long matrix products
+    (NumPy releases the GIL there); a runner kills a process whose heartbeat stops."""
+
+    def __init__(self, store, model_id):
+        super().__init__(name="heartbeat", daemon=True)
+        self.store, self.model_id = store, model_id
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                self.store.beat(self.model_id)
+            except NotFound:
+                return
+            self.stopped.wait(HEARTBEAT_SECONDS)
+
+
 def run(store, model_id, server_pid=None):
+    heartbeat = Heartbeat(store, model_id)
+    heartbeat.start()
+    try:
+        _run(store, model_id, server_pid)
+    finally:
+        heartbeat.stopped.set()
+
+
+def _run(store, model_id, server_pid):
     record = store.read(model_id)
+    if record.get("status") != "running":
+        return  # not claimed for us (or cancelled meanwhile)
+    record["owner"] = dict(record.get("owner") or {}, pid=os.getpid())
+    store.write(record)
     hp, arch = record["hyperparameters"], record["architecture"]
     X, Y = store.load_data(model_id)
     network = Network(arch["input_size"], arch["hidden_layer_sizes"], arch["output_size"],

@@ -1,34 +1,40 @@
-from flask import Blueprint, request, url_for
+from flask import Blueprint, current_app, request, url_for
 
 from .. import jobs
 from ..body import json_body
+from ..errors import ApiError
 from ..extensions import get_runner, get_store, present
 from ..predictor import read_record
-from ..schemas import ListQuerySchema, ModelListSchema, ModelSchema, TrainRequestSchema
+from ..schemas import ListQuerySchema, ModelListSchema, ModelSchema, TrainQuerySchema, TrainRequestSchema
 from ..store import NotFound
-from ..errors import ApiError
-from flask import current_app
 
 bp = Blueprint("models", __name__)
 model_schema = ModelSchema()
 
 
+def _not_found(model_id):
+    return ApiError(404, f"There is no model with id {model_id[:80]!r}.", title="Model not found")
+
+
 @bp.post("/train")
 def train():
+    query = TrainQuerySchema().load(request.args)
     job = TrainRequestSchema().load(json_body())
     record = jobs.submit(get_store(), current_app.config, job)
     get_runner().wake()
+    if query.get("wait"):
+        record = jobs.wait_until_finished(get_store(), record["id"], query["wait"])
+    status = 201 if record["status"] in jobs.TERMINAL else 202
     location = url_for("models.get_model", model_id=record["id"])
-    return model_schema.dump(present([record])[0]), 202, {"Location": location}
+    return model_schema.dump(present([record])[0]), status, {"Location": location}
 
 
 @bp.get("/models")
 def list_models():
     query = ListQuerySchema().load(request.args)
-    records = present(get_store().records())
-    if "status" in query:
-        records = [r for r in records if r.get("status") == query["status"]]
-    return ModelListSchema().dump({"models": records})
+    records = get_store().records()
+    shown = [r for r in records if r.get("status") == query["status"]] if "status" in query else records
+    return ModelListSchema().dump({"models": present(shown, records)})
 
 
 @bp.get("/models/<model_id>")
@@ -36,10 +42,20 @@ def get_model(model_id):
     return model_schema.dump(present([read_record(get_store(), model_id)])[0])
 
 
+@bp.post("/models/<model_id>/cancel")
+def cancel_model(model_id):
+    try:
+        record = jobs.cancel(get_store(), model_id)
+    except NotFound:
+        raise _not_found(model_id)
+    status = 200 if record["status"] in jobs.TERMINAL else 202
+    return model_schema.dump(present([record])[0]), status
+
+
 @bp.delete("/models/<model_id>")
 def delete_model(model_id):
     try:
         get_store().delete(model_id)
     except NotFound:
-        raise ApiError(404, f"There is no model with id {model_id[:80]!r}.", title="Model not found")
+        raise _not_found(model_id)
     return "", 204

@@ -37,7 +37,8 @@ class Server:
         command = [sys.executable, "-m", *SERVER_COMMAND, "--bind", f"127.0.0.1:{port}",
                    "--workers", str(self.workers), *self.extra_args]
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)  # its own group, to kill -9 whole
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -59,6 +60,11 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+    def kill(self):
+        """kill -9 of the whole server: the master and its workers at once."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def log_text(self):
         return Path(self.log_path).read_text(errors="replace")[-4000:]
@@ -105,13 +111,13 @@ def make_server(tmp_path, model_dir):
         server.stop()
     # a server that is gone leaves no training process behind for long
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _trainers(model_dir):
+    while time.monotonic() < deadline and trainers(model_dir):
         time.sleep(0.2)
-    for pid in _trainers(model_dir):
+    for pid in trainers(model_dir):
         os.kill(pid, signal.SIGKILL)
 
 
-def _trainers(model_dir):
+def trainers(model_dir):
     out = subprocess.run(["pgrep", "-f", f"service.trainjob {model_dir}"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
 
