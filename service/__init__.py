@@ -37,7 +37,7 @@ def _log_like_gunicorn():
 
 def create_app(config=None):
     """The application factory: settings from the environment, then ``config`` on top."""
-    from . import errors, extensions
+    from . import auth, errors, extensions
     from .config import from_env
     from .routes import health, models, predict
 
@@ -49,6 +49,7 @@ def create_app(config=None):
     _log_like_gunicorn()
 
     errors.init_app(app)
+    auth.init_app(app)
     extensions.init_app(app)
     for module in (health, models, predict):
         app.register_blueprint(module.bp)

@@ -1,9 +1,12 @@
 """Reading request bodies as strict JSON.
 
 Stricter than ``request.get_json()``: the content type must be JSON (415), the document must
-parse (400), and it may not contain duplicate keys, ``NaN``/``Infinity`` or numbers that
-overflow to infinity (400), nor nest deeper than ``MAX_DEPTH`` (400). The top level must be an
-object (422).
+parse (400), and it may not contain duplicate keys nor nest deeper than ``MAX_DEPTH`` (400).
+The top level must be an object (422).
+
+``NaN``, ``Infinity`` and numbers that overflow a float64 (``1e400``) parse into ``NonFinite``
+markers rather than failing the whole document, so that the schema can reject them with the
+field and index where they stand (``data.X[3][0]``).
 """
 import json
 import math
@@ -28,15 +31,21 @@ def _no_duplicates(pairs):
     return obj
 
 
-def _constant(name):
-    raise _Reject(f"{name} is not valid JSON; only finite numbers are accepted")
+class NonFinite:
+    """Where the document had NaN, Infinity, -Infinity or a number beyond float64's range."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text[:40]
+
+    def __repr__(self):
+        return self.text
 
 
 def _float(text):
     value = float(text)
-    if not math.isfinite(value):
-        raise _Reject(f"the number {text[:40]} is out of the range of a 64-bit float")
-    return value
+    return value if math.isfinite(value) else NonFinite(text)
 
 
 def _nesting_depth(text):
@@ -76,7 +85,7 @@ def parse(raw: bytes):
     if text.count("[") + text.count("{") > MAX_DEPTH and _nesting_depth(text) > MAX_DEPTH:
         raise ApiError(400, f"The JSON document nests deeper than {MAX_DEPTH} levels.", title="Malformed JSON")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_constant,
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=NonFinite,
                           parse_float=_float)
     except _Reject as exc:
         raise ApiError(400, f"The body is not acceptable JSON: {exc}.", title="Malformed JSON")

@@ -38,6 +38,9 @@ def from_env():
         "TRAINER_THREADS": _int("NN_TRAINER_THREADS", max(1, cpus // max(1, _int("NN_MAX_CONCURRENT_JOBS", cpus)))),
         # Start a job runner in each web worker process (off only for special deployments).
         "RUN_JOBS": os.environ.get("NN_RUN_JOBS", "1") not in ("0", "false", "no"),
+        # -- access ------------------------------------------------------------------------
+        # When set, every endpoint but /healthz requires `Authorization: Bearer <token>`.
+        "API_TOKEN": os.environ.get("NN_API_TOKEN") or None,
         # -- request limits --------------------------------------------------------------
         # Largest request body accepted, in bytes (413 beyond).
         "MAX_CONTENT_LENGTH": _int("NN_MAX_BODY_BYTES", 32 * 1024 * 1024),

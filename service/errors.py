@@ -37,8 +37,27 @@ def _api_error(exc):
     return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
 
 
+def _flatten(messages, path=""):
+    """("data.X", "[3][0]: must be finite.") pairs from marshmallow's nested messages."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            key = str(key)
+            name = key if not path else (f"{path}[{key}]" if key.isdigit() else f"{path}.{key}")
+            yield from _flatten(value, name if key != "_schema" else path)
+    elif isinstance(messages, list):
+        for message in messages:
+            yield from _flatten(message, path)
+    else:
+        yield path, str(messages)
+
+
 def _validation_error(exc):
-    return problem(422, "The request is invalid: see `errors` for each field.", errors=exc.messages)
+    problems = [(f"{path}{msg}" if msg.startswith("[") else f"{path}: {msg}") if path else msg
+                for path, msg in _flatten(exc.messages)]
+    detail = problems[0] if problems else "The request is invalid."
+    if len(problems) > 1:
+        detail += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: see `errors`)"
+    return problem(422, detail, title="Invalid request", errors=exc.messages)
 
 
 def _http_error(exc):

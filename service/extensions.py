@@ -23,6 +23,7 @@ class Resources:
         self.store = ModelStore(app.config["MODEL_DIR"])
         self.predictor = Predictor(self.store)
         self.runner = None
+        self.openapi = None  # built on first request
 
     def ensure_runner(self):
         """The runner of this process, started on first use (again after a fork)."""

@@ -14,6 +14,10 @@ def _is_number(value):
     return type(value) in (int, float)  # bool is a subclass of int: excluded on purpose
 
 
+def _non_finite(value):
+    return type(value).__name__ == "NonFinite"  # service.body's marker for NaN, Infinity, 1e400
+
+
 class StrictFloat(fields.Field):
     """A finite JSON number (integers allowed), returned as float."""
 
@@ -21,6 +25,8 @@ class StrictFloat(fields.Field):
                               "special": "Must be a finite number."}
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if _non_finite(value):
+            raise ValidationError(f"{value!r} is not allowed: numbers must be finite.")
         if not _is_number(value):
             raise self.make_error("invalid")
         try:
@@ -42,6 +48,8 @@ class StrictInteger(fields.Integer):
         super().__init__(strict=True, **kwargs)
 
     def _validated(self, value):
+        if _non_finite(value):
+            raise ValidationError(f"{value!r} is not allowed: numbers must be finite.")
         if type(value) is not int:
             raise self.make_error("invalid")
         return super()._validated(value)
@@ -83,6 +91,8 @@ class Matrix(fields.Field):
             for j, v in enumerate(row):
                 if not _is_number(v):
                     where_v = where if flat else f"{where}[{j}]"
+                    if _non_finite(v):
+                        raise ValidationError(f"{where_v}: {v!r} is not allowed: numbers must be finite.")
                     raise ValidationError(f"{where_v}: {_describe(v)} is not a number.")
         try:
             array = np.array(rows, dtype=np.float64)

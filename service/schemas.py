@@ -42,7 +42,7 @@ class DataSchema(Schema):
 
 
 class GenerateSchema(Schema):
-    n_samples = StrictInteger(load_default=200, validate=validate.Range(min=1))
+    n_samples = StrictInteger(load_default=200, validate=validate.Range(min=1), metadata={"max_setting": "MAX_ROWS"})
     x_min = StrictFloat(load_default=-3.0)
     x_max = StrictFloat(load_default=3.0)
     noise_std = StrictFloat(load_default=2.0, validate=validate.Range(min=0))
@@ -64,13 +64,15 @@ class TrainRequestSchema(Schema):
                            metadata={"description": "default: suits raw real-world data; "
                                                     "reference: the reference recipe (gd, lr 0.01, init seed, raw)"})
     # architecture
-    hidden_layer_sizes = fields.List(StrictInteger(validate=validate.Range(min=1)), load_default=[10, 10])
+    hidden_layer_sizes = fields.List(StrictInteger(validate=validate.Range(min=1), metadata={"max_setting": "MAX_UNITS"}),
+                                     load_default=[10, 10], metadata={"max_items_setting": "MAX_LAYERS"})
     activation = fields.String(load_default="relu", validate=validate.OneOf(list(ACTIVATIONS)))
     init = fields.String(load_default=None, validate=validate.OneOf(list(INITIALIZERS)),
                          metadata={"description": "default: he for relu, glorot otherwise (seed for preset reference)"})
     dtype = fields.String(load_default="float64", validate=validate.OneOf(DTYPES))
     # training
-    iterations = StrictInteger(validate=validate.Range(min=1), metadata={"description": "parameter updates"})
+    iterations = StrictInteger(validate=validate.Range(min=1),
+                               metadata={"description": "parameter updates (gradient steps)", "max_setting": "MAX_ITERATIONS"})
     learning_rate = _positive()
     optimizer = fields.String(validate=validate.OneOf(list(OPTIMIZERS)))
     momentum = StrictFloat(validate=validate.Range(min=0, max=1, max_inclusive=False))
@@ -90,7 +92,7 @@ class TrainRequestSchema(Schema):
     patience = StrictInteger(allow_none=True, validate=validate.Range(min=1))
     tol = StrictFloat(validate=validate.Range(min=0))
     seed = StrictInteger(allow_none=True, validate=validate.Range(min=0, max=SEED_MAX))
-    max_seconds = _positive(metadata={"description": "wall-clock limit of the job (at most NN_MAX_TRAIN_SECONDS)"})
+    max_seconds = _positive(metadata={"description": "wall-clock limit of the job", "max_setting": "MAX_TRAIN_SECONDS"})
     # data
     data = fields.Nested(DataSchema)
     generate = fields.Nested(GenerateSchema)
@@ -131,7 +133,7 @@ class PredictRequestSchema(Schema):
 
 class TrainQuerySchema(Schema):
     wait = StrictFloat(validate=validate.Range(min=0),
-                       metadata={"description": "seconds to wait for the job to finish (at most NN_MAX_WAIT_SECONDS)"})
+                       metadata={"description": "seconds to wait for the job to finish", "max_setting": "MAX_WAIT_SECONDS"})
 
     @validates_schema(skip_on_field_errors=True)
     def _check(self, data, **kwargs):
@@ -206,3 +208,17 @@ class ModelListSchema(Schema):
 class PredictionSchema(Schema):
     model_id = fields.String()
     predictions = fields.List(fields.List(fields.Float()))
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details: every error response."""
+
+    type = fields.String(metadata={"description": "always about:blank: the status says it all"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "what is wrong, and where"})
+    errors = fields.Dict(metadata={"description": "422 only: messages per field, nested like the request"})
