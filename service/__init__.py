@@ -10,7 +10,7 @@ class StrictJSONProvider(DefaultJSONProvider):
     """JSON out is strict: NaN and Infinity are refused (never emitted); NumPy scalars and
     arrays become plain numbers and lists."""
 
-    ensure_ascii = False
+    ensure_ascii = True  # \u-escapes: valid for any string, even one echoing odd input
     sort_keys = False
 
     @staticmethod

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 from marshmallow import ValidationError
 
 from nn import TrainConfig, data as nn_data
@@ -50,6 +51,20 @@ def _limits_check(config, n_params, rows_per_update, iterations):
                               "Use fewer iterations, a smaller network or smaller batches.", "iterations")
 
 
+def _check_magnitudes(X, Y, source):
+    """Refuse data whose statistics overflow float64: it could never train to anything finite."""
+    where = "data" if source == "supplied" else "generate"
+    for name, array in (("X", X), ("Y", Y)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(array).all() and np.isfinite(np.std(array, axis=0)).all() \
+                and np.isfinite(np.square(array - array.mean(axis=0)).sum())
+        if not finite:
+            field = {where: {name: ["Values are so large that their squares overflow a 64-bit float; "
+                                    "rescale them."]}} if where == "data" else \
+                {where: ["The generated values overflow a 64-bit float; use a smaller x range or noise_std."]}
+            raise ValidationError(field)
+
+
 def build_job(request, config):
     """Turn a validated /train request into (record, X, Y) with every default resolved."""
     defaults = preset_defaults(request["preset"])
@@ -66,9 +81,11 @@ def build_job(request, config):
         generate = request.get("generate") or GenerateSchema().load({})
         if generate["seed"] is None:
             generate = dict(generate, seed=secrets.randbelow(2 ** 32))
-        X, Y = nn_data.quadratic(**generate)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            X, Y = nn_data.quadratic(**generate)
         data_info = {"source": "generated", "generator": "quadratic", **generate}
     data_info.update(n_samples=len(X), n_features=X.shape[1], n_outputs=Y.shape[1])
+    _check_magnitudes(X, Y, data_info["source"])
 
     hidden = list(request["hidden_layer_sizes"])
     sizes = [X.shape[1], *hidden, Y.shape[1]]

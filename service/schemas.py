@@ -25,6 +25,16 @@ def _limit(name):
     return current_app.config[name]
 
 
+def _printable(text):
+    """No control characters (NUL included) and nothing that is not encodable Unicode."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise ValidationError("Must not contain control characters (such as NUL or line breaks).")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode (no lone surrogates).") from None
+
+
 def _positive(**kw):
     return StrictFloat(validate=validate.Range(min=0, min_inclusive=False), **kw)
 
@@ -59,7 +69,7 @@ class GenerateSchema(Schema):
 class TrainRequestSchema(Schema):
     """POST /train. Every field is optional; `preset` picks the defaults of the others."""
 
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    name = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=100), _printable])
     preset = fields.String(load_default="default", validate=validate.OneOf(PRESETS),
                            metadata={"description": "default: suits raw real-world data; "
                                                     "reference: the reference recipe (gd, lr 0.01, init seed, raw)"})
@@ -126,7 +136,8 @@ def preset_defaults(preset):
 
 
 class PredictRequestSchema(Schema):
-    model_id = fields.String(required=True, validate=validate.Length(max=64))
+    model_id = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9a-f]{32}\Z", error="Not a model id: ids are 32 lowercase hexadecimal characters."))
     X = Matrix(required=True, max_rows=lambda: _limit("MAX_ROWS"), max_columns=lambda: _limit("MAX_FEATURES"),
                metadata={"description": "m x n inputs, raw units; a flat list means one column"})
 

@@ -115,6 +115,8 @@ class ModelStore:
             with open(path, "rb") as f:
                 raw = f.read()
         except (FileNotFoundError, NotADirectoryError):
+            if os.path.isdir(os.path.dirname(path)):  # directories appear complete: this is damage
+                raise Corrupt(f"the metadata of model {model_id} is missing") from None
             raise NotFound(model_id) from None
         try:
             record = json.loads(raw)
@@ -306,4 +308,4 @@ def broken_record(model_id, error, created_at=None):
 
 
 def _encode(record):
-    return json.dumps(record, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(record, allow_nan=False, separators=(",", ":")).encode("ascii")

@@ -32,6 +32,7 @@ def test_compose_file_names_dockerfile_volume_healthcheck_and_port():
     assert volume in compose["volumes"] and mount == service["environment"]["NN_MODEL_DIR"]
     assert "/healthz" in " ".join(service["healthcheck"]["test"])
     assert service["ports"][0].endswith(":8000")
+    assert service["environment"]["NN_API_TOKEN"] == "${NN_API_TOKEN:-}"  # from the operator's environment
 
 
 def test_container_runs_the_command_the_integration_tests_run():
