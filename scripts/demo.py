@@ -11,8 +11,6 @@ output/loss.png, and stops the server, whatever happens.
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import numpy as np  # noqa: E402
 import requests  # noqa: E402
 
 from nn.data import quadratic, true_quadratic  # noqa: E402
+from scripts.server import Server, ServerError  # noqa: E402
 
 OUTPUT = ROOT / "output"
 GENERATE = {"n_samples": 200, "x_min": -3.0, "x_max": 3.0, "noise_std": 2.0, "seed": 0}
@@ -43,7 +42,6 @@ TRAIN_SECONDS = 300  # for the job to finish
 POLL_SECONDS = 0.25  # how often the job is polled
 PRINT_SECONDS = 0.5  # at most two progress lines a second
 REQUEST_SECONDS = 30  # per HTTP request
-STOP_SECONDS = 15  # for gunicorn to shut down on SIGTERM before it is killed
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -58,70 +56,17 @@ class DemoError(Exception):
 
 # -- the server ----------------------------------------------------------------------------
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving service.wsgi:app on a free loopback port, models in `workdir`."""
-
-    def __init__(self, workdir):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.model_dir = os.path.join(workdir, "models")
-        self.log_path = os.path.join(workdir, "gunicorn.log")
-        self.process = None
-
-    def start(self):
-        env = dict(os.environ, NN_MODEL_DIR=self.model_dir, NN_ACCESS_LOG="/dev/null",
-                   PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-        command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-                   "--bind", f"127.0.0.1:{self.port}", "service.wsgi:app"]
-        print(f"Starting the service at {self.url} (gunicorn; its log: {self.log_path})")
-        with open(self.log_path, "ab") as log:
-            # Its own session: Ctrl-C reaches only this script, which then stops the server in
-            # order, and the whole group (master and workers) can be killed if it must be.
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, session):
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            code = self.process.poll()
-            if code is not None:
-                raise DemoError(f"the server exited with code {code} before it answered /healthz.")
-            try:
-                if session.get(f"{self.url}/healthz", timeout=2).ok:
-                    print("The service is up.\n")
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise DemoError(f"the server did not answer {self.url}/healthz within {STARTUP_SECONDS} s.")
-            time.sleep(0.1)
-
-    def stop(self):
-        """SIGTERM (graceful), then SIGKILL to the whole group if it has not exited in time."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            print(f"The server did not stop within {STOP_SECONDS} s; killing it.", file=sys.stderr)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        print("Server stopped.")
-
-    def log_tail(self, lines=40):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
+def start_server(workdir):
+    """The real service on a free port, its access log silenced so the demo's output reads well."""
+    server = Server(os.path.join(workdir, "models"), os.path.join(workdir, "gunicorn.log"),
+                    env={"NN_ACCESS_LOG": "/dev/null"})
+    print(f"Starting the service (gunicorn; its log: {server.log_path})")
+    try:
+        server.start(timeout=STARTUP_SECONDS)
+    except ServerError as exc:
+        raise DemoError(str(exc).splitlines()[0]) from None
+    print(f"The service is up at {server.url}.\n")
+    return server
 
 
 # -- the API -------------------------------------------------------------------------------
@@ -274,9 +219,16 @@ def plot_loss(model, path):
 
 # -- main ----------------------------------------------------------------------------------
 
-def run(server, session):
-    server.start()
-    server.wait_ready(session)
+def run(workdir, session):
+    server = start_server(workdir)
+    try:
+        report(server, session)
+    finally:
+        server.stop()
+        print("Server stopped.")
+
+
+def report(server, session):
     model = train(session, server.url)
 
     x_table = np.array(TABLE_X)
@@ -302,21 +254,27 @@ def main():
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows at once, even through a pipe
     with tempfile.TemporaryDirectory(prefix="nn-demo-") as workdir, requests.Session() as session:
-        server = Server(workdir)
         try:
-            run(server, session)
+            run(workdir, session)
         except DemoError as exc:
             print(f"\nDemo failed: {exc}", file=sys.stderr)
-            tail = server.log_tail() if exc.show_log else ""
+            log = os.path.join(workdir, "gunicorn.log")
+            tail = _tail(log) if exc.show_log else ""
             if tail:
-                print(f"\nLast lines of the server log ({server.log_path}):\n{tail}", file=sys.stderr)
+                print(f"\nLast lines of the server log ({log}):\n{tail}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("\nInterrupted.", file=sys.stderr)
             return 130
-        finally:
-            server.stop()
     return 0
+
+
+def _tail(path, lines=40):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.integration.conftest import SERVER_COMMAND
+from scripts.server import COMMAND as SERVER_COMMAND
 
 ROOT = Path(__file__).resolve().parents[1]
 

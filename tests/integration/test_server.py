@@ -1,7 +1,5 @@
 import numpy as np
 
-from .conftest import ROOT  # noqa: F401  (the package root, for readers)
-
 
 def test_train_poll_predict_list_delete(server):
     response = server.post("/train", json={"name": "it", "iterations": 3000, "patience": None, "seed": 0})

@@ -180,7 +180,7 @@ def test_top_level_must_be_an_object(client):
 
 def test_unknown_route_and_wrong_method(client):
     assert_problem(client.get("/nowhere"), 404)
-    body = assert_problem(client.get("/train"), 405)
+    assert_problem(client.get("/train"), 405)
     assert "POST" in client.get("/train").headers["Allow"]
     assert_problem(client.put("/models/" + "0" * 32), 405)
 

@@ -275,7 +275,7 @@ def test_non_ascii_names_round_trip_exactly(client):
 
 def test_unknown_routes_and_methods(client, guarded):
     guarded(client.get("/nope"), 404)
-    body = guarded(client.put("/train", json={}), 405)
+    guarded(client.put("/train", json={}), 405)
     assert "POST" in client.put("/train", json={}).headers["Allow"]
     guarded(client.patch("/models"), 405)
     guarded(client.post("/healthz"), 405)
