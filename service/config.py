@@ -36,6 +36,8 @@ def from_env():
         "MAX_WAIT_SECONDS": _float("NN_MAX_WAIT_SECONDS", 20),
         # BLAS threads of one training process: the cores shared among concurrent jobs.
         "TRAINER_THREADS": _int("NN_TRAINER_THREADS", max(1, cpus // max(1, _int("NN_MAX_CONCURRENT_JOBS", cpus)))),
+        # Scheduling priority of training processes (added niceness): requests come first.
+        "TRAINER_NICE": _int("NN_TRAINER_NICE", 10),
         # Start a job runner in each web worker process (off only for special deployments).
         "RUN_JOBS": os.environ.get("NN_RUN_JOBS", "1") not in ("0", "false", "no"),
         # -- access ------------------------------------------------------------------------

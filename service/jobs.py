@@ -303,7 +303,7 @@ class Runner:
             server_pid = os.getppid() if self.config.get("SERVER_IS_PARENT") else os.getpid()
             child = subprocess.Popen(
                 [sys.executable, "-m", "service.trainjob", self.store.root, model_id,
-                 "--server-pid", str(server_pid)],
+                 "--server-pid", str(server_pid), "--nice", str(self.config["TRAINER_NICE"])],
                 pass_fds=(fd, slot_fd), env=env, cwd=PROJECT_ROOT, start_new_session=True,
                 stdin=subprocess.DEVNULL)
             self._children.append(child)

@@ -165,7 +165,10 @@ def main(argv=None):
     parser.add_argument("model_dir")
     parser.add_argument("model_id")
     parser.add_argument("--server-pid", type=int, default=None)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)  # predictions in the web workers come first
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s [trainjob %(process)d] %(levelname)s %(message)s")
     store = ModelStore(args.model_dir)
