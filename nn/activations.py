@@ -2,7 +2,7 @@
 
 Each activation is a pair of in-place kernels:
 
-- ``forward(Z, out)`` writes f(Z) into ``out``;
+- ``forward(Z, out)`` writes f(Z) into ``out`` (which may be ``Z`` itself);
 - ``backward(A, dA, scratch)`` multiplies ``dA`` in place by f'(Z), written in terms of the
   cached output ``A = f(Z)`` so the pre-activations never need to be kept.
 
@@ -13,7 +13,8 @@ import numpy as np
 
 
 def _identity_forward(Z, out):
-    np.copyto(out, Z)
+    if out is not Z:
+        np.copyto(out, Z)
 
 
 def _identity_backward(A, dA, scratch):

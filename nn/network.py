@@ -5,7 +5,7 @@ shaped ``(fan_in + 1, fan_out)``: its first ``fan_in`` rows are the weights ``W[
 last row is the bias ``b[l]`` (shape ``(1, fan_out)``). Gradients use the same layout, so an
 optimizer updates every parameter with a couple of whole-vector operations, and a layer's
 weight and bias gradients come out of one matrix product: every activation buffer carries a
-trailing column of ones, so ``[A, 1] @ [[W], [b]] = A @ W + b``.
+trailing row of ones (buffers are features x samples), so ``[[W], [b]]^T [A^T; 1] = (A W + b)^T``.
 
 Loss: the sum of squared errors over all entries divided by 2m (m rows), plus, with L2
 strength ``alpha``, ``alpha / (2m)`` times the sum of squared weights (biases are not
@@ -26,11 +26,13 @@ DTYPES = ("float64", "float32")
 class Workspace:
     """Preallocated buffers for forward and backward passes over ``m`` rows.
 
-    ``acts[l]`` is the input of layer ``l`` with a trailing column of ones: ``acts[0]`` holds
-    the batch, ``acts[l + 1][:, :-1]`` the output of hidden layer ``l``. ``z[l]`` holds
-    hidden layer ``l``'s pre-activations during the forward pass and its error signal
-    dLoss/dZ during the backward pass. ``out`` holds the network's output, then the error
-    signal of the output layer. ``grad`` mirrors ``Network.params``.
+    Buffers are laid out features x samples (the transpose of X), so that every activation
+    and error signal is a contiguous block and the elementwise kernels run at full speed.
+    ``acts[l]`` is the input of layer ``l`` with a trailing row of ones: ``acts[0]`` holds the
+    batch (n_in + 1, m), ``acts[l + 1][:-1]`` the output of hidden layer ``l`` (its
+    pre-activations first, turned into activations in place). ``z[l]`` holds hidden layer
+    ``l``'s error signal dLoss/dZ during the backward pass. ``out`` holds the network's output (n_out, m), then the
+    error signal of the output layer. ``grad`` mirrors ``Network.params``.
     """
 
     def __init__(self, network, m, inputs=None):
@@ -38,25 +40,25 @@ class Workspace:
         hidden = network.sizes[1:-1]
         self.m = m
         if inputs is None:
-            inputs = np.empty((m, network.sizes[0] + 1), dt)
-            inputs[:, -1] = 1
+            inputs = np.empty((network.sizes[0] + 1, m), dt)
+            inputs[-1] = 1
         self.acts = [inputs]
         for n in hidden:
-            a = np.empty((m, n + 1), dt)
-            a[:, -1] = 1
+            a = np.empty((n + 1, m), dt)
+            a[-1] = 1
             self.acts.append(a)
-        self.hidden = [a[:, :-1] for a in self.acts[1:]]  # views: hidden layer outputs (m, n)
-        self.z = [np.empty((m, n), dt) for n in hidden]
+        self.hidden = [a[:-1] for a in self.acts[1:]]  # contiguous views: hidden outputs (n, m)
+        self.z = [np.empty((n, m), dt) for n in hidden]
         scratch_dt = network.activation.scratch_dtype or dt
-        self.scratch = [np.empty((m, n), scratch_dt) for n in hidden]
-        self.out = np.empty((m, network.sizes[-1]), dt)
+        self.scratch = [np.empty((n, m), scratch_dt) for n in hidden]
+        self.out = np.empty((network.sizes[-1], m), dt)
         self.grad = np.zeros_like(network.params)
         self.grad_layers = network._split(self.grad)
         self.penalty = np.empty_like(network.params)  # scratch for the L2 term
 
     def load(self, X):
-        """Copy a batch into the input buffer (the ones column stays)."""
-        np.copyto(self.acts[0][:, :-1], X)
+        """Copy a batch X (m, n_in) into the input buffer (the ones row stays)."""
+        np.copyto(self.acts[0][:-1], X.T)
 
 
 class Network:
@@ -79,7 +81,7 @@ class Network:
         self.layers = self._split(self.params)  # (fan_in + 1, fan_out) views
         self.W = [layer[:-1] for layer in self.layers]  # (fan_in, fan_out) views
         self.b = [layer[-1:] for layer in self.layers]  # (1, fan_out) views
-        self._Wt = [w.T for w in self.W]  # transposed views for the backward pass
+        self._layers_t = [layer.T for layer in self.layers]  # (fan_out, fan_in + 1) views
         # 1 where params holds a weight, 0 where it holds a bias: what L2 penalises.
         self.weight_mask = self._split_mask()
 
@@ -130,30 +132,32 @@ class Network:
     # -- kernels on a workspace ------------------------------------------------------------
 
     def _forward(self, ws):
-        """Forward pass over ``ws.acts[0]``; returns ``ws.out`` (m, n_out)."""
+        """Forward pass over ``ws.acts[0]``; returns ``ws.out`` (n_out, m)."""
         act = self.activation.forward
-        acts = ws.acts
+        acts, layers_t = ws.acts, self._layers_t
         for l, hidden in enumerate(ws.hidden):
-            z = ws.z[l]
-            np.matmul(acts[l], self.layers[l], out=z)  # (m, n_l) = [A, 1] @ [[W], [b]]
-            act(z, hidden)
-        np.matmul(acts[-1], self.layers[-1], out=ws.out)  # linear output layer
+            np.dot(layers_t[l], acts[l], out=hidden)  # (n_l, m) = [[W], [b]]^T [A; 1]
+            act(hidden, hidden)  # in place: the pre-activations are never needed again
+        np.dot(layers_t[-1], acts[-1], out=ws.out)  # linear output layer
         return ws.out
 
     def _backward(self, ws, delta):
-        """Backpropagate dLoss/dOutput ``delta`` (m, n_out) into ``ws.grad``.
+        """Backpropagate dLoss/dOutput ``delta`` (n_out, m) into ``ws.grad``.
 
         Overwrites ``ws.z``; never computes the gradient with respect to the inputs.
         """
         backward = self.activation.backward
-        acts, grads = ws.acts, ws.grad_layers
-        for l in range(len(self.layers) - 1, 0, -1):
-            np.matmul(acts[l].T, delta, out=grads[l])  # (n_l + 1, n_out_l): dW and db
+        acts, grads, W = ws.acts, ws.grad_layers, self.W
+        for l in range(len(grads) - 1, 0, -1):
+            np.dot(acts[l], delta.T, out=grads[l])  # (n_in_l + 1, n_out_l): dW and db at once
             prev = ws.z[l - 1]
-            np.matmul(delta, self._Wt[l], out=prev)  # (m, n_l): dLoss/dA
+            if delta.shape[0] == 1:  # one output: an outer product, faster as a broadcast
+                np.multiply(W[l], delta, out=prev)
+            else:
+                np.dot(W[l], delta, out=prev)  # (n_in_l, m): dLoss/dA
             backward(ws.hidden[l - 1], prev, ws.scratch[l - 1])  # -> dLoss/dZ
             delta = prev
-        np.matmul(acts[0].T, delta, out=grads[0])
+        np.dot(acts[0], delta.T, out=grads[0])
 
     def _add_l2(self, ws, coef):
         """Add ``coef * W`` to the weight gradients; return ``coef / 2 * sum(W^2)``."""
@@ -167,9 +171,9 @@ class Network:
         """Sum of squared residuals, each output column j weighted by ``weights[j]``."""
         if weights is None:
             return float(np.vdot(residual, residual))
-        if residual.shape[1] == 1:
+        if residual.shape[0] == 1:
             return float(np.vdot(residual, residual)) * float(weights[0])
-        return float(np.einsum("ij,ij->j", residual, residual) @ weights)
+        return float(np.einsum("ij,ij->i", residual, residual) @ weights)
 
     def _loss_and_gradients(self, ws, Y, alpha=0.0, loss_weights=None):
         """One forward and backward pass over the rows in ``ws``, gradients into ``ws.grad``.
@@ -178,7 +182,7 @@ class Network:
         """
         m = ws.m
         residual = self._forward(ws)
-        np.subtract(residual, Y, out=residual)  # (m, n_out)
+        np.subtract(residual, Y, out=residual)  # (n_out, m); Y is transposed too
         loss = self._weighted_sse(residual, loss_weights) / (2 * m)
         np.multiply(residual, 1.0 / m, out=residual)  # dLoss/dOutput
         self._backward(ws, residual)
@@ -197,7 +201,7 @@ class Network:
 
     def forward(self, X):
         """Network output for (already scaled) inputs X (m, n_in); a new (m, n_out) array."""
-        return self._forward(self._workspace_for(X)).copy()
+        return np.ascontiguousarray(self._forward(self._workspace_for(X)).T)
 
     def loss(self, X, Y, alpha=0.0):
         """Sum of squared errors / 2m, plus the L2 term alpha / 2m * sum(W^2)."""
@@ -212,7 +216,7 @@ class Network:
         """Backpropagation: returns ``(dW, db, loss)``, lists of per-layer arrays and a float."""
         ws = self._workspace_for(X)
         Y = np.asarray(Y, dtype=self.dtype).reshape(ws.m, -1)
-        loss, penalty = self._loss_and_gradients(ws, Y, alpha)
+        loss, penalty = self._loss_and_gradients(ws, np.ascontiguousarray(Y.T), alpha)
         loss += penalty
         grads = [g.copy() for g in ws.grad_layers]
         return [g[:-1] for g in grads], [g[-1:] for g in grads], loss

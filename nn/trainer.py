@@ -127,11 +127,17 @@ def _fit_scaling(network, X, Y, standardize):
         network.y_mean, network.y_scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
 
 
-def _with_ones(network, X):
-    out = np.empty((len(X), X.shape[1] + 1), network.dtype)
-    out[:, :-1] = (X - network.x_mean) / network.x_scale
-    out[:, -1] = 1
+def _inputs(network, X):
+    """Scaled inputs, features x samples, with the trailing row of ones: (n_in + 1, m)."""
+    out = np.empty((X.shape[1] + 1, len(X)), network.dtype)
+    out[:-1] = ((X - network.x_mean) / network.x_scale).T
+    out[-1] = 1
     return out
+
+
+def _targets(network, Y):
+    """Scaled targets, outputs x samples: (n_out, m)."""
+    return np.ascontiguousarray(((Y - network.y_mean) / network.y_scale).T, dtype=network.dtype)
 
 
 def _make_optimizer(cfg, params):
@@ -163,22 +169,25 @@ def _diverged(t, cfg):
 class _Evaluator:
     """Raw-unit data loss of the current weights on a fixed set of rows, without allocating."""
 
-    def __init__(self, network, inputs, targets, weights):
+    def __init__(self, network, inputs, targets, weights, workspace=None):
         self.network, self.targets, self.weights = network, targets, weights
-        self.ws = Workspace(network, len(inputs), inputs=inputs)
+        self.ws = workspace or Workspace(network, inputs.shape[1], inputs=inputs)
 
     def __call__(self):
-        out = self.network._forward(self.ws)
+        return self.loss_of(self.network._forward(self.ws))
+
+    def loss_of(self, out):
+        """The loss of an output just computed in this workspace (overwritten)."""
         np.subtract(out, self.targets, out=out)
         return self.network._weighted_sse(out, self.weights) / (2 * self.ws.m)
 
 
-def _diagnostics(network, ws_all, Y_scaled):
-    """Dead hidden units and a collapsed (constant) output, measured on the training rows."""
-    out = network._forward(ws_all)
-    dead = [int(np.count_nonzero(np.ptp(h, axis=0) == 0)) for h in ws_all.hidden]
-    spread = np.ptp(out, axis=0)
-    target_spread = np.ptp(Y_scaled, axis=0)
+def _diagnostics(network, ws_all, out, Y_scaled):
+    """Dead hidden units and a collapsed (constant) output, from a forward pass over the
+    training rows (``out``, with the hidden outputs still in ``ws_all``)."""
+    dead = [int(np.count_nonzero(np.ptp(h, axis=1) == 0)) for h in ws_all.hidden]
+    spread = np.ptp(out, axis=1)
+    target_spread = np.ptp(Y_scaled, axis=1)
     collapsed = bool(np.all(spread <= 1e-7 * np.maximum(target_spread, 1e-12)) and np.any(target_spread > 0))
     diag = {"constant_units": dead, "constant_output": collapsed}
     if collapsed:
@@ -217,8 +226,8 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
 
     _fit_scaling(network, X, Y, cfg.standardize)
     loss_weights = network.y_scale ** 2  # scaled SSE -> raw SSE, per output column
-    source = _with_ones(network, X)  # (n_train, n_in + 1)
-    targets_source = ((Y - network.y_mean) / network.y_scale).astype(network.dtype)
+    source = _inputs(network, X)  # (n_in + 1, n_train)
+    targets_source = _targets(network, Y)  # (n_out, n_train)
 
     batch = n_train if cfg.batch_size is None else min(cfg.batch_size, n_train)
     full_batch = batch == n_train
@@ -227,17 +236,16 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     else:
         data, targets = np.empty_like(source), np.empty_like(targets_source)
     starts = list(range(0, n_train, batch))
-    workspaces = {batch: Workspace(network, batch, inputs=data[:batch])}
+    workspaces = {batch: Workspace(network, batch, inputs=data[:, :batch])}
     last = n_train - starts[-1]
     if last not in workspaces:
-        workspaces[last] = Workspace(network, last, inputs=data[starts[-1]:])
-    batches = []  # (workspace, input rows, target rows) per position in the epoch
+        workspaces[last] = Workspace(network, last, inputs=data[:, starts[-1]:])
+    batches = []  # (workspace, input columns, target columns) per position in the epoch
     for s in starts:
         e = min(s + batch, n_train)
-        batches.append((workspaces[e - s], data[s:e], targets[s:e]))
+        batches.append((workspaces[e - s], data[:, s:e], targets[:, s:e]))
 
-    validate = _Evaluator(network, _with_ones(network, X_val),
-                          ((Y_val - network.y_mean) / network.y_scale).astype(network.dtype),
+    validate = _Evaluator(network, _inputs(network, X_val), _targets(network, Y_val),
                           loss_weights) if n_val else None
 
     optimizer = _make_optimizer(cfg, network.params)
@@ -258,8 +266,8 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
         position = t % n_batches
         if position == 0 and not full_batch:
             order = shuffle_rng.permutation(n_train)
-            np.take(source, order, axis=0, out=data)
-            np.take(targets_source, order, axis=0, out=targets)
+            np.take(source, order, axis=1, out=data)
+            np.take(targets_source, order, axis=1, out=targets)
         ws, rows, target_rows = batches[position]
         ws.acts[0] = rows
         t += 1
@@ -312,9 +320,12 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     if not np.isfinite(params).all():
         raise _diverged(t, cfg)
 
-    everything = _Evaluator(network, source, targets_source, loss_weights)
-    final_loss = everything()
-    diagnostics = _diagnostics(network, everything.ws, targets_source)
+    # The final loss over all training rows (with full batches, in the workspace already there).
+    everything = _Evaluator(network, source, targets_source, loss_weights,
+                            workspaces[batch] if full_batch else None)
+    out = network._forward(everything.ws)
+    diagnostics = _diagnostics(network, everything.ws, out, targets_source)
+    final_loss = everything.loss_of(out)
     return TrainResult(
         history=history, val_history=val_history, loss=final_loss,
         val_loss=validate() if validate else None, iterations=t, epochs=t / n_batches, stopped=stopped, best_iteration=best_iteration,
