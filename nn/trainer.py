@@ -233,8 +233,9 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     full_batch = batch == n_train
     if full_batch:
         data, targets = source, targets_source
-    else:
+    else:  # reshuffled copies, rewritten in place every epoch
         data, targets = np.empty_like(source), np.empty_like(targets_source)
+        order = np.arange(n_train)
     starts = list(range(0, n_train, batch))
     workspaces = {batch: Workspace(network, batch, inputs=data[:, :batch])}
     last = n_train - starts[-1]
@@ -265,7 +266,7 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     while t < cfg.iterations:
         position = t % n_batches
         if position == 0 and not full_batch:
-            order = shuffle_rng.permutation(n_train)
+            shuffle_rng.shuffle(order)
             np.take(source, order, axis=1, out=data)
             np.take(targets_source, order, axis=1, out=targets)
         ws, rows, target_rows = batches[position]

@@ -63,12 +63,10 @@ def get_runner():
     return _resources().ensure_runner()
 
 
-def present(records, all_records=None):
+def present(records):
     """Records as the API shows them: queued jobs get their position in the queue."""
     if any(r.get("status") == "queued" for r in records):
-        everything = all_records if all_records is not None else get_store().records()
-        queue = sorted((r for r in everything if r.get("status") == "queued"),
-                       key=lambda r: (r.get("created_at") or "", r["id"]))
+        queue = [r for r in get_store().active_records() if r.get("status") == "queued"]
         position = {r["id"]: i + 1 for i, r in enumerate(queue)}
         records = [dict(r, progress=dict(r.get("progress") or {}, queue_position=position.get(r["id"])))
                    if r.get("status") == "queued" else r for r in records]

@@ -32,7 +32,7 @@ from nn import TrainConfig, data as nn_data
 from nn.initializers import default_for
 
 from .schemas import TRAINING_FIELDS, GenerateSchema, preset_defaults
-from .store import NotFound, now, try_lock_file
+from .store import TERMINAL, NotFound, now, try_lock_file
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,9 +123,6 @@ def submit(store, config, request):
     return record
 
 
-TERMINAL = ("succeeded", "failed", "cancelled")
-
-
 def wait_until_finished(store, model_id, seconds, interval=0.05):
     """The record once the job is finished, or as it is after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -208,12 +205,11 @@ class Runner:
         self._ticks += 1
         if self._ticks % 120 == 1:
             self.store.sweep()
-        records = self.store.records()
+        records = self.store.active_records()
         for record in records:
             if record.get("status") == "running":
                 self._recover(record)
-        queued = sorted((r for r in records if r.get("status") == "queued"),
-                        key=lambda r: (r.get("created_at") or "", r["id"]))
+        queued = [r for r in records if r.get("status") == "queued"]
         slots = _slot_paths(self.store, self.config["MAX_CONCURRENT_JOBS"])
         for record in queued:
             if self._stop.is_set():

@@ -30,6 +30,11 @@ class Predictor:
                 self._cache.move_to_end(model_id)
                 return hit[1]
         network, _ = self.store.load_network(model_id, record.get("weights_sha256"))
+        arch = record.get("architecture") or {}
+        expected = [arch.get("input_size"), *arch.get("hidden_layer_sizes", []), arch.get("output_size")]
+        if list(network.sizes) != expected:
+            raise Corrupt(f"the weights of model {model_id} are {list(network.sizes)}, "
+                          f"its record says {expected}")
         with self._lock:
             self._cache[model_id] = (stamp, network)
             while len(self._cache) > self.capacity:

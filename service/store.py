@@ -7,6 +7,10 @@
     <root>/<id>/cancel       present once cancelling was asked for
     <root>/<id>/heartbeat    touched every few seconds by the process training the job
 
+Jobs that are not finished (queued or running) also have a marker, ``<root>/.active/<id>``, so
+that runners and queue positions look at those records only, not at every model ever trained.
+Markers heal themselves: one whose model is finished or gone is removed when next seen.
+
 Every file is written atomically (a temporary file in the same directory, then ``os.replace``),
 and a model directory appears at once, complete (built as ``.new-<id>``, then renamed), so no
 reader ever sees half of anything. Ids are checked against the server's own format before any
@@ -31,6 +35,8 @@ import numpy as np
 from nn import io as nn_io
 
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+ACTIVE = ".active"
+TERMINAL = ("succeeded", "failed", "cancelled")
 RECORD, DATA, WEIGHTS, LOCK, CANCEL, HEARTBEAT = (
     "model.json", "data.npz", "weights.npz", "lock", "cancel", "heartbeat")
 
@@ -90,10 +96,54 @@ class ModelStore:
 
     # -- records ---------------------------------------------------------------------------
 
+    # -- active jobs -----------------------------------------------------------------------
+
+    def _marker(self, model_id):
+        return os.path.join(self.root, ACTIVE, model_id)
+
+    def mark_active(self, model_id):
+        os.makedirs(os.path.join(self.root, ACTIVE), exist_ok=True)
+        with open(self._marker(model_id), "wb"):
+            pass
+
+    def unmark_active(self, model_id):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._marker(model_id))
+
+    def active_records(self, grace=60.0):
+        """Records of the unfinished jobs (queued or running), oldest first."""
+        try:
+            names = os.listdir(os.path.join(self.root, ACTIVE))
+        except FileNotFoundError:
+            return []
+        out = []
+        for model_id in names:
+            if not ID_PATTERN.fullmatch(model_id):
+                continue
+            try:
+                record = self.read(model_id)
+            except NotFound:  # deleted, or (within the grace period) still being created
+                with contextlib.suppress(OSError):
+                    if time.time() - os.stat(self._marker(model_id)).st_mtime > grace:
+                        self.unmark_active(model_id)
+                continue
+            except Corrupt:
+                self.unmark_active(model_id)
+                continue
+            if record.get("status") in TERMINAL:
+                self.unmark_active(model_id)
+                continue
+            out.append(record)
+        out.sort(key=lambda r: (r.get("created_at") or "", r["id"]))
+        return out
+
+    # -- records (continued) -----------------------------------------------------------------
+
     def create(self, record, X, Y):
         """Persist a new job (record and training data) atomically; the id appears complete."""
         model_id = record["id"]
         final = self.path(model_id)
+        self.mark_active(model_id)  # first: a crash before the rename leaves only a stray marker
         staging = os.path.join(self.root, f".new-{model_id}")
         os.mkdir(staging)
         try:
@@ -132,6 +182,10 @@ class ModelStore:
             nn_io.atomic_write(self.path(record["id"], RECORD), _encode(record))
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(record["id"]) from None
+        if record.get("status") in TERMINAL:
+            self.unmark_active(record["id"])
+        elif record.get("status") == "queued":
+            self.mark_active(record["id"])  # back in the queue
 
     def records(self):
         """Every model's record, newest first. A model that cannot be read shows as failed."""
@@ -253,6 +307,7 @@ class ModelStore:
             os.rename(directory, trash)
         except FileNotFoundError:
             raise NotFound(model_id) from None
+        self.unmark_active(model_id)
         self._remove_trash(trash, wait)
 
     def _remove_trash(self, trash, wait):

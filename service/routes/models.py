@@ -34,7 +34,7 @@ def list_models():
     query = ListQuerySchema().load(request.args)
     records = get_store().records()
     shown = [r for r in records if r.get("status") == query["status"]] if "status" in query else records
-    return ModelListSchema().dump({"models": present(shown, records)})
+    return ModelListSchema().dump({"models": present(shown)})
 
 
 @bp.get("/models/<model_id>")

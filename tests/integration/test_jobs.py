@@ -33,10 +33,10 @@ def test_twenty_jobs_at_once_all_succeed_each_run_once(server):
     ids = [r.json()["id"] for r in responses]
     assert len(set(ids)) == 20
     finished = [server.wait_for(i, timeout=180) for i in ids]
-    assert [f["status"] for f in finished] == ["succeeded"] * 20
-    assert [f["attempts"] for f in finished] == [1] * 20
+    summary = [(f["status"], f["attempts"], f["error"]) for f in finished]
+    assert summary == [("succeeded", 1, None)] * 20, (summary, server.log_text())
     log = (server.log_path).read_text()  # each training process logs its outcome once
-    assert all(log.count(f"job {i} succeeded") == 1 for i in ids)
+    assert [log.count(f"job {i} succeeded") for i in ids] == [1] * 20, server.log_text()
 
 
 def test_queue_position_and_concurrency_bound(make_server):
@@ -74,7 +74,8 @@ def test_delete_while_training_leaves_nothing(server, model_dir):
     wait_until(lambda: not trainers(model_dir), 5, "the training process did not stop")
     time.sleep(0.5)
     assert not (model_dir / model_id).exists()
-    assert [p for p in os.listdir(model_dir) if not p.startswith(".slots")] == []
+    assert [p for p in os.listdir(model_dir) if p not in (".slots", ".active")] == []
+    assert os.listdir(model_dir / ".active") == []
 
 
 def test_wait_parameter(server):
