@@ -28,6 +28,11 @@ HISTORY_POINTS = 200
 CALLBACK_SECONDS = 0.2  # the callback also runs at least this often, so cancelling is prompt
 
 
+def check_interval(iterations):
+    """Updates between two checks (history points) in a run of ``iterations`` updates."""
+    return max(1, math.ceil(iterations / HISTORY_POINTS))
+
+
 class TrainingDiverged(ArithmeticError):
     """The loss or the weights became non-finite. The message says what to change."""
 
@@ -191,10 +196,11 @@ def _diagnostics(network, ws_all, out, Y_scaled):
     collapsed = bool(np.all(spread <= 1e-7 * np.maximum(target_spread, 1e-12)) and np.any(target_spread > 0))
     diag = {"constant_units": dead, "constant_output": collapsed}
     if collapsed:
-        diag["warning"] = ("the network collapsed to a constant output: "
-                           + (f"all hidden units are constant ({dead}) " if dead and all(
-                               d == n for d, n in zip(dead, network.hidden_layer_sizes)) else "")
-                           + "- try init he, standardize on, or a smaller learning_rate")
+        every_unit = dead and all(d == n for d, n in zip(dead, network.hidden_layer_sizes))
+        diag["warning"] = ("The network collapsed to a constant output"
+                           + (" (every hidden unit is constant)" if every_unit else "")
+                           + ": it predicts the same value for every input. Try init he, standardize on, "
+                             "or a smaller learning_rate.")
     return diag
 
 
@@ -251,7 +257,7 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
 
     optimizer = _make_optimizer(cfg, network.params)
     schedule = _make_schedule(cfg)
-    check_every = max(1, math.ceil(cfg.iterations / HISTORY_POINTS))
+    check_every = check_interval(cfg.iterations)
     alpha, clip = cfg.alpha, cfg.clip_norm
     params = network.params
 

@@ -6,9 +6,9 @@ in the same shape. Nothing renders HTML or a traceback.
 """
 import logging
 
-from flask import current_app, json
+from flask import current_app, json, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -63,6 +63,11 @@ def _validation_error(exc):
 def _http_error(exc):
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     detail = exc.description or exc.name
+    if isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(m for m in (exc.valid_methods or []) if m not in ("HEAD", "OPTIONS"))
+        detail = f"{request.method} is not allowed on {request.path}; use {allowed or 'another route'}."
+    elif isinstance(exc, NotFound):
+        detail = f"There is no route {request.path}; the API is described at /openapi.json."
     return problem(exc.code or 500, detail, title=exc.name, headers=headers)
 
 

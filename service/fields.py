@@ -42,7 +42,7 @@ class StrictFloat(fields.Field):
 
 
 class StrictInteger(fields.Integer):
-    """A JSON integer (no booleans, no strings, no 2.7; 3.0 is refused too)."""
+    """A whole JSON number: 3, 3.0 and 3e0 are 3; 2.7, true and "3" are refused."""
 
     def __init__(self, **kwargs):
         super().__init__(strict=True, **kwargs)
@@ -50,6 +50,10 @@ class StrictInteger(fields.Integer):
     def _validated(self, value):
         if _non_finite(value):
             raise ValidationError(f"{value!r} is not allowed: numbers must be finite.")
+        if type(value) is float:
+            if not value.is_integer():
+                raise ValidationError(f"Must be a whole number, not {value!r}.")
+            value = int(value)
         if type(value) is not int:
             raise self.make_error("invalid")
         return super()._validated(value)

@@ -79,8 +79,8 @@ def build_job(request, config):
         data_info = {"source": "supplied"}
     else:
         generate = request.get("generate") or GenerateSchema().load({})
-        if generate["seed"] is None:
-            generate = dict(generate, seed=secrets.randbelow(2 ** 32))
+        if generate["seed"] is None:  # the run's seed: one number repeats the whole run
+            generate = dict(generate, seed=training["seed"])
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             X, Y = nn_data.quadratic(**generate)
         data_info = {"source": "generated", "generator": "quadratic", **generate}

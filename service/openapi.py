@@ -4,12 +4,16 @@ shape responses (apispec + its marshmallow plugin), so it cannot drift from them
 The configured limits (``NN_MAX_*``) appear as ``maximum``/``maxItems`` where fields name them
 in their metadata (``max_setting``, ``max_items_setting``).
 """
+import json
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import validate
 
 from . import fields as strict
-from .schemas import (HealthSchema, ListQuerySchema, ModelListSchema, ModelSchema, PredictionSchema,
-                      PredictRequestSchema, ProblemSchema, TrainQuerySchema, TrainRequestSchema)
+from .schemas import (TRAINING_FIELDS, HealthSchema, ListQuerySchema, ModelListSchema, ModelSchema, PredictionSchema,
+                      PredictRequestSchema, ProblemSchema, TrainQuerySchema, TrainRequestSchema,
+                      preset_defaults)
 from .store import ID_PATTERN
 
 PROBLEM = "application/problem+json"
@@ -96,14 +100,34 @@ def _matrix(config):
 
 
 def _limits(config):
+    """Configured maximums, and the exclusive bounds apispec leaves out (OpenAPI 3.0 style)."""
     def attributes(converter, field, **kwargs):
         out = {}
+        for validator in field.validators:
+            if isinstance(validator, validate.Range):
+                if validator.min is not None and not validator.min_inclusive:
+                    out["exclusiveMinimum"] = True
+                if validator.max is not None and not validator.max_inclusive:
+                    out["exclusiveMaximum"] = True
         if "max_setting" in field.metadata:
             out["maximum"] = config[field.metadata["max_setting"]]
         if "max_items_setting" in field.metadata:
             out["maxItems"] = config[field.metadata["max_items_setting"]]
         return out
     return attributes
+
+
+def _describe_defaults(properties):
+    """Training fields take their defaults from the preset: say which, in each description."""
+    default, reference = preset_defaults("default"), preset_defaults("reference")
+    for name in TRAINING_FIELDS:
+        if default[name] is None and properties[name].get("description"):
+            continue  # described already (the seed)
+        text = f"default {json.dumps(default[name])}"
+        if reference[name] != default[name]:
+            text += f" (preset reference: {json.dumps(reference[name])})"
+        prop = properties[name]
+        prop["description"] = f"{prop['description']}; {text}" if prop.get("description") else text
 
 
 def build(config):
@@ -120,6 +144,7 @@ def build(config):
     for path, operations in _operations().items():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
+    _describe_defaults(document["components"]["schemas"]["TrainRequest"]["properties"])
     if config.get("API_TOKEN"):
         document["security"] = [{"bearer": []}]
     return document

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 
 from .errors import ApiError
-from .store import Corrupt, NotFound
+from .store import ID_PATTERN, Corrupt, NotFound, broken_record
 
 
 class Predictor:
@@ -51,15 +51,25 @@ class Predictor:
         except Corrupt as exc:
             raise ApiError(409, f"Model {model_id} cannot predict: {exc}.", title="Model damaged")
         if X.shape[1] != network.input_size:
-            raise ApiError(422, f"X has {X.shape[1]} columns but model {model_id} takes {network.input_size}.",
+            hint = " (a flat list is one column: send rows, as [[x1, x2, ...], ...])" if X.shape[1] == 1 else ""
+            raise ApiError(422, f"X has {X.shape[1]} columns but model {model_id} takes "
+                                f"{network.input_size}{hint}.", title="Invalid request",
                            errors={"X": [f"Each row must have {network.input_size} values, not {X.shape[1]}."]})
         with np.errstate(over="ignore", invalid="ignore"):
             predictions = network.predict(X)
         if not np.isfinite(predictions).all():
             row = int(np.argwhere(~np.isfinite(predictions))[0][0])
-            raise ApiError(422, "Some inputs are so large that the predictions overflow.",
+            raise ApiError(422, "Some inputs are so large that the predictions overflow.", title="Invalid request",
                            errors={"X": [f"[{row}]: the prediction for this row is not a finite number."]})
         return predictions
+
+
+def not_found(model_id):
+    shown = repr(str(model_id)[:80])
+    if not ID_PATTERN.fullmatch(str(model_id)):
+        return ApiError(404, f"There is no model with id {shown}: ids are 32 lowercase hexadecimal "
+                             "characters.", title="Model not found")
+    return ApiError(404, f"There is no model with id {shown}.", title="Model not found")
 
 
 def read_record(store, model_id):
@@ -67,7 +77,6 @@ def read_record(store, model_id):
     try:
         return store.read(model_id)
     except NotFound:
-        raise ApiError(404, f"There is no model with id {str(model_id)[:80]!r}.", title="Model not found")
+        raise not_found(model_id)
     except Corrupt as exc:
-        from .store import broken_record
         return broken_record(model_id, str(exc))

@@ -101,7 +101,8 @@ class TrainRequestSchema(Schema):
     validation_fraction = StrictFloat(validate=validate.Range(min=0, max=1, max_inclusive=False))
     patience = StrictInteger(allow_none=True, validate=validate.Range(min=1))
     tol = StrictFloat(validate=validate.Range(min=0))
-    seed = StrictInteger(allow_none=True, validate=validate.Range(min=0, max=SEED_MAX))
+    seed = StrictInteger(allow_none=True, validate=validate.Range(min=0, max=SEED_MAX),
+                         metadata={"description": "drawn at random when absent, and recorded"})
     max_seconds = _positive(metadata={"description": "wall-clock limit of the job", "max_setting": "MAX_TRAIN_SECONDS"})
     # data
     data = fields.Nested(DataSchema)
@@ -136,8 +137,9 @@ def preset_defaults(preset):
 
 
 class PredictRequestSchema(Schema):
-    model_id = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9a-f]{32}\Z", error="Not a model id: ids are 32 lowercase hexadecimal characters."))
+    model_id = fields.String(required=True, validate=[
+        validate.Length(equal=32, error="Not a model id: ids are 32 lowercase hexadecimal characters."),
+        validate.Regexp(r"^[0-9a-f]{32}$", error="Not a model id: ids are 32 lowercase hexadecimal characters.")])
     X = Matrix(required=True, max_rows=lambda: _limit("MAX_ROWS"), max_columns=lambda: _limit("MAX_FEATURES"),
                metadata={"description": "m x n inputs, raw units; a flat list means one column"})
 
@@ -158,7 +160,7 @@ class TrainQuerySchema(Schema):
             try:
                 out["wait"] = float(out["wait"])
             except ValueError:
-                pass  # StrictFloat names the problem
+                raise ValidationError("Must be a number of seconds, such as 10.", "wait") from None
         return out
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 
 from nn import Network, TrainConfig, TrainingDiverged, train
+from nn.trainer import check_interval
 
 from .jobs import eta
 from .schemas import TRAINING_FIELDS
@@ -40,11 +41,14 @@ def _alive(pid):
 
 
 class Monitor:
-    """The training callback: progress, cancellation, time limit, server liveness."""
+    """The training callback: progress (and the loss history so far), cancellation, time limit,
+    server liveness."""
 
     def __init__(self, store, record, server_pid):
         self.store, self.record, self.server_pid = store, record, server_pid
         self.iterations = record["hyperparameters"]["iterations"]
+        self.check_every = check_interval(self.iterations)
+        self.history = []  # the trainer's history points, as they come
         self.max_seconds = record["hyperparameters"]["max_seconds"]
         self.started = time.monotonic()
         self.last_write = self.last_server_check = -1e9
@@ -56,6 +60,8 @@ class Monitor:
     def __call__(self, iteration, loss):
         clock = time.monotonic()
         elapsed = clock - self.started
+        if iteration % self.check_every == 0 or iteration == self.iterations:
+            self.history.append({"iteration": iteration, "loss": loss})  # a check's point
         if self.store.cancel_requested(self.record["id"]):
             self.reason = "cancelled"
             return True
@@ -73,6 +79,7 @@ class Monitor:
             self.record["progress"] = {"iteration": iteration, "iterations": self.iterations,
                                        "loss": loss, "elapsed_seconds": round(elapsed, 3),
                                        "eta_seconds": eta(iteration, self.iterations, elapsed)}
+            self.record["loss_history"] = self.history
             self.store.write(self.record)  # NotFound: the model was deleted; stop
         return False
 
@@ -155,7 +162,10 @@ def _run(store, model_id, server_pid):
 def _finish(store, record, monitor, status, error=None):
     record.pop("owner", None)
     record.update(status=status, finished_at=now(), error=error)
-    record["progress"] = dict(record["progress"], elapsed_seconds=round(monitor.elapsed(), 3))
+    if status != "succeeded":  # keep what was seen of the run; nothing is left to wait for
+        record["loss_history"] = monitor.history
+    record["progress"] = dict(record["progress"], elapsed_seconds=round(monitor.elapsed(), 3),
+                              eta_seconds=0.0 if status == "succeeded" else None)
     store.write(record)
     log.info("job %s %s", record["id"], status)
 

@@ -2,18 +2,13 @@ from flask import Blueprint, current_app, request, url_for
 
 from .. import jobs
 from ..body import json_body
-from ..errors import ApiError
 from ..extensions import get_runner, get_store, present
-from ..predictor import read_record
+from ..predictor import not_found, read_record
 from ..schemas import ListQuerySchema, ModelListSchema, ModelSchema, TrainQuerySchema, TrainRequestSchema
 from ..store import NotFound
 
 bp = Blueprint("models", __name__)
 model_schema = ModelSchema()
-
-
-def _not_found(model_id):
-    return ApiError(404, f"There is no model with id {model_id[:80]!r}.", title="Model not found")
 
 
 @bp.post("/train")
@@ -47,7 +42,7 @@ def cancel_model(model_id):
     try:
         record = jobs.cancel(get_store(), model_id)
     except NotFound:
-        raise _not_found(model_id)
+        raise not_found(model_id)
     status = 200 if record["status"] in jobs.TERMINAL else 202
     return model_schema.dump(present([record])[0]), status
 
@@ -57,5 +52,7 @@ def delete_model(model_id):
     try:
         get_store().delete(model_id)
     except NotFound:
-        raise _not_found(model_id)
-    return "", 204
+        raise not_found(model_id)
+    response = current_app.response_class(status=204)
+    del response.headers["Content-Type"]  # no body, so no type
+    return response

@@ -101,7 +101,8 @@ def test_list_newest_first_and_filter(client, trained):
 
 
 def test_delete(client, trained, model_dir):
-    assert client.delete(f"/models/{trained['id']}").status_code == 204
+    response = client.delete(f"/models/{trained['id']}")
+    assert response.status_code == 204 and response.data == b"" and "Content-Type" not in response.headers
     assert_problem(client.get(f"/models/{trained['id']}"), 404)
     assert_problem(client.delete(f"/models/{trained['id']}"), 404)
     assert_problem(client.post("/predict", json={"model_id": trained["id"], "X": [[1.0]]}), 404)
@@ -188,3 +189,28 @@ def test_unknown_route_and_wrong_method(client):
 def test_errors_are_never_html(client):
     for response in (client.get("/nowhere"), client.post("/train", data="{", content_type="application/json")):
         assert b"<html" not in response.data.lower()
+
+
+def test_history_grows_while_running_and_is_kept_on_cancel(client, wait_for):
+    model_id = client.post("/train", json={"iterations": 1_000_000, "patience": None}).get_json()["id"]
+    wait_for(model_id, {"running"})
+    import time
+    deadline = time.monotonic() + 20
+    while not client.get(f"/models/{model_id}").get_json()["loss_history"]:
+        assert time.monotonic() < deadline, "no loss history while running"
+        time.sleep(0.1)
+    body = client.post(f"/models/{model_id}/cancel").get_json()
+    assert body["status"] == "cancelled"
+    assert body["loss_history"] and body["progress"]["eta_seconds"] is None
+    points = [p["iteration"] for p in body["loss_history"]]
+    assert points == sorted(points) and all(p % 5000 == 0 for p in points)  # the checks: every 1/200
+
+
+def test_one_seed_repeats_the_whole_run(client, wait_for):
+    first = wait_for(client.post("/train", json={"iterations": 300, "seed": 7}).get_json()["id"])
+    second = wait_for(client.post("/train", json={"iterations": 300, "seed": 7}).get_json()["id"])
+    assert first["data"]["seed"] == 7 and first["hyperparameters"]["seed"] == 7
+    assert first["loss"] == second["loss"] and first["loss_history"] == second["loss_history"]
+    X = [[-1.0], [0.5], [2.0]]
+    predict = lambda i: client.post("/predict", json={"model_id": i, "X": X}).get_json()["predictions"]  # noqa: E731
+    assert predict(first["id"]) == predict(second["id"])

@@ -72,13 +72,19 @@ def test_huge_integer_literal_is_refused(client, guarded):
 
 
 @pytest.mark.parametrize("field,value", [
-    ("iterations", True), ("iterations", "10"), ("iterations", 2.7), ("iterations", 10.0),
+    ("iterations", True), ("iterations", "10"), ("iterations", 2.7), ("iterations", 10.5),
     ("learning_rate", "1.5"), ("learning_rate", True), ("learning_rate", None), ("seed", 1.5),
     ("batch_size", False), ("standardize", "true"), ("standardize", 1), ("hidden_layer_sizes", [2.7]),
     ("hidden_layer_sizes", ["10"]), ("hidden_layer_sizes", 10), ("name", 5),
 ])
 def test_wrong_types_are_refused(client, guarded, field, value):
     guarded(client.post("/train", json={field: value}), 422, field)
+
+
+def test_whole_numbers_written_as_floats_are_integers(client, model_dir):
+    body = client.post("/train", json={"iterations": 100.0, "hidden_layer_sizes": [4.0, 3e0]}).get_json()
+    assert body["hyperparameters"]["iterations"] == 100 and body["architecture"]["hidden_layer_sizes"] == [4, 3]
+    assert isinstance(body["hyperparameters"]["iterations"], int)
 
 
 @pytest.mark.parametrize("cell", ["true", '"1.5"', "null", "[1]", "{}"])
