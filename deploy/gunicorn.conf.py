@@ -41,6 +41,25 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("NN_WEB_THREADS", "1"))
 
 
+# -- errors gunicorn answers itself ------------------------------------------------------
+# Requests gunicorn cannot parse (a request line or headers too long, a broken Content-Length,
+# garbage) never reach the app; gunicorn answers them with an HTML page. Answer them in the
+# API's one error shape instead, RFC 9457 problem details.
+def _problem_error(sock, status_int, reason, mesg):
+    import json
+
+    body = json.dumps({"type": "about:blank", "title": reason, "status": status_int,
+                       "detail": f"The request could not be parsed: {mesg}"[:500]}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n")
+    _util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+import gunicorn.util as _util  # noqa: E402
+
+_util.write_error = _problem_error
+
+
 # -- hooks -------------------------------------------------------------------------------
 def post_worker_init(worker):
     """Start this worker's job runner now (after the fork), not on its first request, so that

@@ -112,7 +112,7 @@ class InvScaling:
         self.power_t = power_t
 
     def on_step(self, optimizer, t):
-        optimizer.learning_rate = self.initial / t ** self.power_t
+        optimizer.learning_rate = self.initial * float(t) ** -self.power_t  # underflows to 0, never overflows
 
     def on_check(self, optimizer, loss):
         pass

@@ -161,8 +161,10 @@ def _make_schedule(cfg):
     return optimizers.Constant()
 
 
-def _diverged(t, cfg):
+def _diverged(t, cfg, dtype):
     hints = ["lower learning_rate (now %g)" % cfg.learning_rate]
+    if dtype == np.float32:
+        hints.append("use dtype float64 (float32 ends at 3.4e38)")
     if not cfg.standardize:
         hints.append("turn standardize on")
     if cfg.clip_norm is None:
@@ -265,7 +267,7 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     best_loss, best_iteration, bad_checks = math.inf, None, 0
     best_params = np.empty_like(params) if n_val else None
     stopped = "completed"
-    interval_sum, interval_n = 0.0, 0
+    interval_mean, interval_n = 0.0, 0
     last_callback = time.monotonic()
     n_batches = len(batches)
     t = 0
@@ -281,25 +283,25 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
 
         loss, penalty = network._loss_and_gradients(ws, target_rows, alpha, loss_weights)
         if not math.isfinite(loss + penalty):
-            raise _diverged(t, cfg)
+            raise _diverged(t, cfg, network.dtype)
         if clip is not None:
             norm = math.sqrt(float(np.vdot(ws.grad, ws.grad)))
             if norm > clip:
                 np.multiply(ws.grad, clip / norm, out=ws.grad)
         schedule.on_step(optimizer, t)
         optimizer.update(params, ws.grad)
-        interval_sum += loss
         interval_n += 1
+        interval_mean += (loss - interval_mean) / interval_n  # a running mean cannot overflow
 
         if t % check_every == 0 or t == cfg.iterations:
-            point = interval_sum / interval_n
-            interval_sum, interval_n = 0.0, 0
+            point = interval_mean
+            interval_mean, interval_n = 0.0, 0
             history.append((t, point))
             monitored = point
             if validate:
                 monitored = validate()
                 if not math.isfinite(monitored):
-                    raise _diverged(t, cfg)
+                    raise _diverged(t, cfg, network.dtype)
                 val_history.append((t, monitored))
             schedule.on_check(optimizer, monitored)
             if monitored < best_loss - cfg.tol * abs(best_loss) or best_loss == math.inf:
@@ -325,7 +327,7 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     if validate:
         np.copyto(params, best_params)
     if not np.isfinite(params).all():
-        raise _diverged(t, cfg)
+        raise _diverged(t, cfg, network.dtype)
 
     # The final loss over all training rows (with full batches, in the workspace already there).
     everything = _Evaluator(network, source, targets_source, loss_weights,
@@ -333,8 +335,13 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
     out = network._forward(everything.ws)
     diagnostics = _diagnostics(network, everything.ws, out, targets_source)
     final_loss = everything.loss_of(out)
+    val_loss = validate() if validate else None
+    if not math.isfinite(final_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+        raise TrainingDiverged("the loss over all rows overflows a 64-bit float: the targets are too large "
+                               "for their errors to be squared and summed; rescale them or turn "
+                               "standardize on")
     return TrainResult(
         history=history, val_history=val_history, loss=final_loss,
-        val_loss=validate() if validate else None, iterations=t, epochs=t / n_batches, stopped=stopped, best_iteration=best_iteration,
+        val_loss=val_loss, iterations=t, epochs=t / n_batches, stopped=stopped, best_iteration=best_iteration,
         learning_rate=optimizer.learning_rate, n_train=n_train, n_validation=n_val,
         diagnostics=diagnostics)

@@ -35,6 +35,16 @@ def _log_like_gunicorn():
         ours.propagate = False
 
 
+def _options_without_body(response):
+    """Flask answers OPTIONS itself with an empty HTML 200: make it a 204 with just `Allow`."""
+    from flask import request
+
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204
+        del response.headers["Content-Type"]
+    return response
+
+
 def create_app(config=None):
     """The application factory: settings from the environment, then ``config`` on top."""
     from . import auth, errors, extensions
@@ -43,6 +53,8 @@ def create_app(config=None):
 
     app = Flask(__name__)
     app.json = StrictJSONProvider(app)
+    app.url_map.merge_slashes = False  # "/models//<id>" is a 404, not an HTML redirect
+    app.after_request(_options_without_body)
     app.config.from_mapping(from_env())
     if config:
         app.config.from_mapping(config)

@@ -44,8 +44,11 @@ def from_env():
         # When set, every endpoint but /healthz requires `Authorization: Bearer <token>`.
         "API_TOKEN": os.environ.get("NN_API_TOKEN") or None,
         # -- request limits --------------------------------------------------------------
-        # Largest request body accepted, in bytes (413 beyond).
-        "MAX_CONTENT_LENGTH": _int("NN_MAX_BODY_BYTES", 32 * 1024 * 1024),
+        # Largest request body accepted, in bytes (413 beyond). Parsing JSON takes about 30 times
+        # its size in memory, so this bounds a request's memory too.
+        "MAX_CONTENT_LENGTH": _int("NN_MAX_BODY_BYTES", 8 * 1024 * 1024),
+        # A client that stops sending its body for this long gets a 408 (its thread back).
+        "BODY_TIMEOUT_SECONDS": _float("NN_BODY_TIMEOUT_SECONDS", 10),
         # Rows of X (and Y) in one /train or /predict request, or generated samples.
         "MAX_ROWS": _int("NN_MAX_ROWS", 100_000),
         # Input or output columns.
@@ -59,4 +62,7 @@ def from_env():
         "MAX_ITERATIONS": _int("NN_MAX_ITERATIONS", 1_000_000),
         # Compute budget of one job: rows per update x parameters x iterations.
         "MAX_COMPUTE": _float("NN_MAX_COMPUTE", 1e13),
+        # Memory budget of one training process, in bytes, as estimated from the data and the
+        # network (activation buffers for all rows, parameters, optimizer state).
+        "MAX_JOB_MEMORY": _float("NN_MAX_JOB_MEMORY", 2 * 1024 ** 3),
     }

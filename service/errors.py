@@ -8,7 +8,8 @@ import logging
 
 from flask import current_app, json, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
+from werkzeug.exceptions import (HTTPException, InternalServerError, MethodNotAllowed, NotFound,
+                                 RequestEntityTooLarge)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -51,13 +52,38 @@ def _flatten(messages, path=""):
         yield path, str(messages)
 
 
+MAX_ERRORS = 20  # entries per level of `errors`; each key and message cut to MAX_TEXT characters
+MAX_TEXT = 200
+
+
+def _cut(text):
+    text = str(text)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+
+
+def _bounded(messages):
+    """marshmallow's messages, small whatever the request was: an error never echoes a
+    megabyte of input back."""
+    if isinstance(messages, dict):
+        items = list(messages.items())
+        out = {_cut(k): _bounded(v) for k, v in items[:MAX_ERRORS]}
+        if len(items) > MAX_ERRORS:
+            out["..."] = [f"and {len(items) - MAX_ERRORS} more"]
+        return out
+    if isinstance(messages, list):
+        out = [_bounded(m) for m in messages[:MAX_ERRORS]]
+        return out + ([f"and {len(messages) - MAX_ERRORS} more"] if len(messages) > MAX_ERRORS else [])
+    return _cut(messages)
+
+
 def _validation_error(exc):
+    messages = _bounded(exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages})
     problems = [(f"{path}{msg}" if msg.startswith("[") else f"{path}: {msg}") if path else msg
-                for path, msg in _flatten(exc.messages)]
+                for path, msg in _flatten(messages)]
     detail = problems[0] if problems else "The request is invalid."
     if len(problems) > 1:
         detail += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: see `errors`)"
-    return problem(422, detail, title="Invalid request", errors=exc.messages)
+    return problem(422, detail, title="Invalid request", errors=messages)
 
 
 def _http_error(exc):
@@ -67,7 +93,11 @@ def _http_error(exc):
         allowed = ", ".join(m for m in (exc.valid_methods or []) if m not in ("HEAD", "OPTIONS"))
         detail = f"{request.method} is not allowed on {request.path}; use {allowed or 'another route'}."
     elif isinstance(exc, NotFound):
-        detail = f"There is no route {request.path}; the API is described at /openapi.json."
+        detail = f"There is no route {request.path[:200]}; the API is described at /openapi.json."
+    elif isinstance(exc, RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        detail = f"The body is larger than the limit of {limit} bytes (NN_MAX_BODY_BYTES)."
+        return problem(413, detail, title="Content Too Large", headers=headers)
     return problem(exc.code or 500, detail, title=exc.name, headers=headers)
 
 

@@ -10,6 +10,9 @@ import numpy as np
 from marshmallow import ValidationError, fields
 
 
+FINITE = "numbers must be finite (and within the range of a 64-bit float)."
+
+
 def _is_number(value):
     return type(value) in (int, float)  # bool is a subclass of int: excluded on purpose
 
@@ -26,7 +29,7 @@ class StrictFloat(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if _non_finite(value):
-            raise ValidationError(f"{value!r} is not allowed: numbers must be finite.")
+            raise ValidationError(f"{value!r} is not allowed: {FINITE}")
         if not _is_number(value):
             raise self.make_error("invalid")
         try:
@@ -49,7 +52,7 @@ class StrictInteger(fields.Integer):
 
     def _validated(self, value):
         if _non_finite(value):
-            raise ValidationError(f"{value!r} is not allowed: numbers must be finite.")
+            raise ValidationError(f"{value!r} is not allowed: {FINITE}")
         if type(value) is float:
             if not value.is_integer():
                 raise ValidationError(f"Must be a whole number, not {value!r}.")
@@ -96,7 +99,7 @@ class Matrix(fields.Field):
                 if not _is_number(v):
                     where_v = where if flat else f"{where}[{j}]"
                     if _non_finite(v):
-                        raise ValidationError(f"{where_v}: {v!r} is not allowed: numbers must be finite.")
+                        raise ValidationError(f"{where_v}: {v!r} is not allowed: {FINITE}")
                     raise ValidationError(f"{where_v}: {_describe(v)} is not a number.")
         try:
             array = np.array(rows, dtype=np.float64)

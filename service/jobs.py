@@ -40,15 +40,36 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # -- accepting -----------------------------------------------------------------------------
 
-def _limits_check(config, n_params, rows_per_update, iterations):
+def memory_estimate(sizes, n_samples, n_params, dtype):
+    """Bytes a training process needs, roughly: three activation-sized buffers per hidden unit
+    and row (activations, error signals, scratch) over all rows at once (the final evaluation),
+    the data in float64 and in the training dtype (twice, for shuffled copies), and five
+    parameter-sized vectors (parameters, gradients, optimizer state, best weights)."""
+    width = np.dtype(dtype).itemsize
+    hidden, edges = sum(sizes[1:-1]), sizes[0] + 1 + sizes[-1]
+    return (3 * hidden * n_samples * width + edges * n_samples * (8 + 2 * width)
+            + 5 * n_params * width)
+
+
+def _limits_check(config, sizes, n_samples, rows_per_update, iterations, dtype):
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     if n_params > config["MAX_PARAMETERS"]:
-        raise ValidationError(f"The network would have {n_params} parameters; the limit is "
-                              f"{config['MAX_PARAMETERS']} (NN_MAX_PARAMETERS).", "hidden_layer_sizes")
+        raise ValidationError({"hidden_layer_sizes": [
+            f"The network would have {n_params} parameters; the limit is {config['MAX_PARAMETERS']} "
+            "(NN_MAX_PARAMETERS)."]})
     compute = rows_per_update * n_params * iterations
     if compute > config["MAX_COMPUTE"]:
-        raise ValidationError(f"The job would cost {compute:.3g} (rows per update x parameters x "
-                              f"iterations); the limit is {config['MAX_COMPUTE']:.3g} (NN_MAX_COMPUTE). "
-                              "Use fewer iterations, a smaller network or smaller batches.", "iterations")
+        raise ValidationError({"iterations": [
+            f"The job would cost {compute:.3g} (rows per update x parameters x iterations); the limit "
+            f"is {config['MAX_COMPUTE']:.3g} (NN_MAX_COMPUTE). Use fewer iterations, a smaller network "
+            "or smaller batches."]})
+    memory = memory_estimate(sizes, n_samples, n_params, dtype)
+    if memory > config["MAX_JOB_MEMORY"]:
+        raise ValidationError({"hidden_layer_sizes": [
+            f"Training this network on {n_samples} rows would take about {memory / 2 ** 20:.0f} MiB; "
+            f"the limit is {config['MAX_JOB_MEMORY'] / 2 ** 20:.0f} MiB (NN_MAX_JOB_MEMORY). Use fewer "
+            "rows or a smaller network."]})
+    return n_params
 
 
 def _check_magnitudes(X, Y, source):
@@ -89,10 +110,9 @@ def build_job(request, config):
 
     hidden = list(request["hidden_layer_sizes"])
     sizes = [X.shape[1], *hidden, Y.shape[1]]
-    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     n_train = len(X) - (round(training["validation_fraction"] * len(X)) if training["validation_fraction"] else 0)
     rows = n_train if training["batch_size"] is None else min(training["batch_size"], n_train)
-    _limits_check(config, n_params, max(rows, 1), training["iterations"])
+    n_params = _limits_check(config, sizes, len(X), max(rows, 1), training["iterations"], request["dtype"])
     try:
         TrainConfig(**training)
     except ValueError as exc:

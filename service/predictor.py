@@ -54,7 +54,7 @@ class Predictor:
             hint = " (a flat list is one column: send rows, as [[x1, x2, ...], ...])" if X.shape[1] == 1 else ""
             raise ApiError(422, f"X has {X.shape[1]} columns but model {model_id} takes "
                                 f"{network.input_size}{hint}.", title="Invalid request",
-                           errors={"X": [f"Each row must have {network.input_size} values, not {X.shape[1]}."]})
+                           errors={"X": [f"Each row must have {_values(network.input_size)}, not {X.shape[1]}."]})
         with np.errstate(over="ignore", invalid="ignore"):
             predictions = network.predict(X)
         if not np.isfinite(predictions).all():
@@ -62,6 +62,10 @@ class Predictor:
             raise ApiError(422, "Some inputs are so large that the predictions overflow.", title="Invalid request",
                            errors={"X": [f"[{row}]: the prediction for this row is not a finite number."]})
         return predictions
+
+
+def _values(n):
+    return f"{n} value" + ("" if n == 1 else "s")
 
 
 def not_found(model_id):

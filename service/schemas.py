@@ -4,6 +4,8 @@ Requests are validated here (types, ranges, one-of names, limits from the config
 responses are dumped through the same module, so the contract lives in one place.
 """
 import dataclasses
+import re
+import unicodedata
 
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -25,10 +27,15 @@ def _limit(name):
     return current_app.config[name]
 
 
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _printable(text):
-    """No control characters (NUL included) and nothing that is not encodable Unicode."""
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
-        raise ValidationError("Must not contain control characters (such as NUL or line breaks).")
+    """No control characters (NUL, line breaks, C1, bidirectional overrides) and nothing that is
+    not encodable Unicode."""
+    if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text):
+        raise ValidationError("Must not contain control characters (such as NUL, line breaks or "
+                              "direction overrides).")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -157,10 +164,9 @@ class TrainQuerySchema(Schema):
     def _numbers_from_query(self, data, **kwargs):
         out = dict(data)
         if "wait" in out:
-            try:
-                out["wait"] = float(out["wait"])
-            except ValueError:
-                raise ValidationError("Must be a number of seconds, such as 10.", "wait") from None
+            if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", out["wait"]):
+                raise ValidationError({"wait": ["Must be a number of seconds, such as 10 or 2.5."]})
+            out["wait"] = float(out["wait"])
         return out
 
 

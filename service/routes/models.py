@@ -1,7 +1,7 @@
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, url_for
 
 from .. import jobs
-from ..body import json_body
+from ..body import json_body, query_args
 from ..extensions import get_runner, get_store, present
 from ..predictor import not_found, read_record
 from ..schemas import ListQuerySchema, ModelListSchema, ModelSchema, TrainQuerySchema, TrainRequestSchema
@@ -13,7 +13,7 @@ model_schema = ModelSchema()
 
 @bp.post("/train")
 def train():
-    query = TrainQuerySchema().load(request.args)
+    query = TrainQuerySchema().load(query_args())
     job = TrainRequestSchema().load(json_body())
     record = jobs.submit(get_store(), current_app.config, job)
     get_runner().wake()
@@ -26,7 +26,7 @@ def train():
 
 @bp.get("/models")
 def list_models():
-    query = ListQuerySchema().load(request.args)
+    query = ListQuerySchema().load(query_args())
     records = get_store().records()
     shown = [r for r in records if r.get("status") == query["status"]] if "status" in query else records
     return ModelListSchema().dump({"models": present(shown)})

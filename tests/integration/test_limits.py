@@ -89,3 +89,34 @@ def test_bearer_token(make_server):
     assert server.post("/train", json={"iterations": 10}).status_code == 401
     document = server.get("/openapi.json", headers=good).json()
     assert document["security"] == [{"bearer": []}]
+
+
+def test_malformed_chunked_body_is_400(small_server):
+    head = ("POST /predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n")
+    status, text = raw_request(small_server.url, head, [b"zz\r\nabc\r\n0\r\n\r\n"])
+    assert status == 400 and "application/problem+json" in text
+    assert small_server.get("/healthz").status_code == 200
+
+
+def test_a_stalled_body_gets_408_and_frees_its_thread(make_server):
+    server = make_server(env={"NN_BODY_TIMEOUT_SECONDS": "1"}, extra_args=["--threads", "1"])
+    head = ("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 1000\r\n\r\n")
+    started = time.monotonic()
+    status, text = raw_request(server.url, head, [b'{"model_id"'])  # and then nothing more
+    assert status == 408 and "application/problem+json" in text
+    assert time.monotonic() - started < 5
+    assert server.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("head,status", [
+    ("GET /models/" + "a" * 5000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + "b" * 9000 + "\r\n\r\n", 431),
+    ("this is not http\r\n\r\n", 400),
+    ("POST /train HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400),
+])
+def test_requests_gunicorn_cannot_parse_get_problem_json(server, head, status):
+    got, text = raw_request(server.url, head)
+    assert got == status and "application/problem+json" in text and "<html" not in text
+    assert server.get("/healthz").status_code == 200

@@ -156,3 +156,21 @@ def test_bad_settings_are_refused():
     X, Y = quadratic(seed=0)
     with pytest.raises(ValueError, match="NaN"):
         train(Network(1, [2], 1), X * np.nan, Y)
+
+
+def test_extreme_but_valid_settings_do_not_crash():
+    X, Y = quadratic(n_samples=50, seed=0)
+    result = train(Network(1, [4], 1, seed=1), X, Y, iterations=50, lr_schedule="invscaling", power_t=1000.0)
+    assert np.isfinite(result.loss)
+
+
+def test_losses_near_the_float64_limit_fail_cleanly_or_stay_finite():
+    X = np.array([[0.0], [1.0]])
+    Y = np.array([[7e153], [7e153]])
+    net = Network(1, [1], 1, seed=0)
+    try:
+        result = train(net, X, Y, config=TrainConfig.reference(learning_rate=1e-300, iterations=2000))
+    except TrainingDiverged as exc:
+        assert "float" in str(exc) or "non-finite" in str(exc)
+    else:
+        assert all(np.isfinite(loss) for _, loss in result.history) and np.isfinite(result.loss)

@@ -302,3 +302,67 @@ def test_divergent_training_fails_with_a_reason_and_nothing_non_finite(client, w
     raw = (model_dir / body["id"] / "model.json").read_text()
     assert "NaN" not in raw and "Infinity" not in raw
     assert not (model_dir / body["id"] / "weights.npz").exists()
+
+
+# -- found by attacking the running service -------------------------------------------------
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e400", "9" * 5000])
+def test_a_bare_number_as_the_whole_body(client, guarded, text):
+    guarded(post_raw(client, "/train", text), 422, "JSON object")
+    guarded(post_raw(client, "/predict", text), 422, "JSON object")
+
+
+def test_integers_with_thousands_of_digits_are_named(client, guarded, trained):
+    guarded(post_raw(client, "/train", '{"iterations": %s}' % ("9" * 5000)), 422, "iterations", "finite")
+    text = '{"model_id": "%s", "X": [%s]}' % (trained["id"], "9" * 4301)
+    guarded(post_raw(client, "/predict", text), 422, "X[0]")
+
+
+def test_objects_with_too_many_keys(client, guarded):
+    text = "{" + ",".join(f'"k{i}": 1' for i in range(1000)) + "}"
+    guarded(post_raw(client, "/train", text), 400, "keys")
+
+
+def test_errors_never_echo_huge_input(client, guarded):
+    response = client.post("/train", json={"x" * 100_000: 1, **{f"u{i}": 1 for i in range(200)}})
+    guarded(response, 422)
+    assert len(response.data) < 20_000
+
+
+def test_byte_order_mark(client, guarded):
+    guarded(client.post("/train", data=b"\xef\xbb\xbf{}", content_type="application/json"), 400, "byte-order mark")
+
+
+@pytest.mark.parametrize("name", ["a\u0085b", "a\u009bb", "evil\u202etxt.exe", "x\u2066y"])
+def test_names_with_c1_controls_or_direction_overrides(client, guarded, name):
+    guarded(client.post("/train", json={"name": name}), 422, "name", "control")
+
+
+def test_names_with_emoji_sequences_are_fine(client):
+    name = "dev \U0001F469\u200d\U0001F4BB"  # woman technologist: a zero-width joiner inside
+    assert client.post("/train", json={"name": name, "iterations": 5}).get_json()["name"] == name
+
+
+@pytest.mark.parametrize("query", ["?wait=1_0", "?wait=%201", "?wait=%EF%BC%91", "?wait=1&wait=2", "?wait=-1",
+                                   "?wait=nan", "?wait=1e1"])
+def test_wait_takes_plain_numbers_once(client, guarded, query):
+    guarded(client.post("/train" + query, json={}), 422, "wait")
+
+
+def test_repeated_status_filter(client, guarded):
+    guarded(client.get("/models?status=succeeded&status=failed"), 422, "status")
+
+
+def test_options_and_merged_slashes(client, trained):
+    response = client.options("/train")
+    assert response.status_code == 204 and "POST" in response.headers["Allow"]
+    assert "Content-Type" not in response.headers
+    response = client.get(f"/models//{trained['id']}")
+    assert response.status_code == 404 and response.mimetype == PROBLEM
+
+
+def test_a_job_too_big_for_memory_is_refused(app, client, guarded):
+    app.config.update(MAX_JOB_MEMORY=50 * 2 ** 20)
+    payload = {"data": {"X": [[i % 7] for i in range(20_000)], "Y": [i % 5 for i in range(20_000)]},
+               "hidden_layer_sizes": [512, 128], "batch_size": 1, "iterations": 1, "validation_fraction": 0.99}
+    guarded(client.post("/train", json=payload), 422, "hidden_layer_sizes", "NN_MAX_JOB_MEMORY")
