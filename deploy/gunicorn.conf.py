@@ -18,8 +18,10 @@ workers = int(os.environ.get("NN_WORKERS", "2"))
 # itself happens in separate processes.
 worker_class = "gthread"
 threads = int(os.environ.get("NN_THREADS", "4"))
-# Seconds a request may take before its worker is killed and replaced. Requests never train
-# (jobs run in their own processes), so this only bounds slow clients and large predictions.
+# Seconds a worker may go silent before the master kills and replaces it. With threaded
+# workers this watches the worker's main loop, not single requests: request bodies are bounded
+# by NN_BODY_TIMEOUT_SECONDS, `?wait=` by NN_MAX_WAIT_SECONDS, and training never runs in a
+# request (jobs have their own processes).
 timeout = int(os.environ.get("NN_TIMEOUT", "30"))
 # Seconds workers get to finish their requests on SIGTERM / restart.
 graceful_timeout = int(os.environ.get("NN_GRACEFUL_TIMEOUT", "10"))

@@ -35,6 +35,11 @@ def atomic_write(path, data: bytes):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        dir_fd = os.open(directory, os.O_RDONLY)  # make the rename itself durable
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -78,6 +83,8 @@ def load(path):
         if meta.get("format") != FORMAT:
             raise FormatError(f"not a {FORMAT} file")
         sizes = [int(n) for n in meta["sizes"]]
+        if len(sizes) < 2:
+            raise FormatError(f"sizes {sizes} name no layers")
         network = Network(sizes[0], sizes[1:-1], sizes[-1], activation=meta["activation"],
                           init=meta["init"], dtype=meta["dtype"])
         for l in range(len(network.layers)):
@@ -93,8 +100,9 @@ def load(path):
             if array.shape != expected or array.dtype != np.float64:
                 raise FormatError(f"{name} is {array.dtype}{array.shape}, expected float64{expected}")
             setattr(network, name, array)
+        metadata = meta.get("metadata", {})
     except FormatError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"malformed network file: {exc!r}") from None
-    return network, meta["metadata"]
+    return network, metadata

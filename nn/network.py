@@ -24,18 +24,20 @@ DTYPES = ("float64", "float32")
 
 
 class Workspace:
-    """Preallocated buffers for forward and backward passes over ``m`` rows.
+    """Preallocated buffers for forward (and, with ``training``, backward) passes over ``m``
+    samples.
 
     Buffers are laid out features x samples (the transpose of X), so that every activation
     and error signal is a contiguous block and the elementwise kernels run at full speed.
     ``acts[l]`` is the input of layer ``l`` with a trailing row of ones: ``acts[0]`` holds the
     batch (n_in + 1, m), ``acts[l + 1][:-1]`` the output of hidden layer ``l`` (its
-    pre-activations first, turned into activations in place). ``z[l]`` holds hidden layer
-    ``l``'s error signal dLoss/dZ during the backward pass. ``out`` holds the network's output (n_out, m), then the
-    error signal of the output layer. ``grad`` mirrors ``Network.params``.
+    pre-activations first, turned into activations in place). ``out`` holds the network's
+    output (n_out, m), then the error signal of the output layer. For training only: ``z[l]``
+    holds hidden layer ``l``'s error signal dLoss/dZ during the backward pass, ``scratch[l]``
+    the activation derivative's temporary, and ``grad`` mirrors ``Network.params``.
     """
 
-    def __init__(self, network, m, inputs=None):
+    def __init__(self, network, m, inputs=None, training=True):
         dt = network.dtype
         hidden = network.sizes[1:-1]
         self.m = m
@@ -48,10 +50,12 @@ class Workspace:
             a[-1] = 1
             self.acts.append(a)
         self.hidden = [a[:-1] for a in self.acts[1:]]  # contiguous views: hidden outputs (n, m)
+        self.out = np.empty((network.sizes[-1], m), dt)
+        if not training:
+            return
         self.z = [np.empty((n, m), dt) for n in hidden]
         scratch_dt = network.activation.scratch_dtype or dt
         self.scratch = [np.empty((n, m), scratch_dt) for n in hidden]
-        self.out = np.empty((network.sizes[-1], m), dt)
         self.grad = np.zeros_like(network.params)
         self.grad_layers = network._split(self.grad)
         self.penalty = np.empty_like(network.params)  # scratch for the L2 term
@@ -74,7 +78,6 @@ class Network:
         self.activation = activations.get(activation)
         self.init = init if init is not None else initializers.default_for(activation)
         initializer = initializers.get(self.init)
-        self.seed = seed
 
         self.shapes = [(a + 1, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])]
         self.params = np.zeros(sum(r * c for r, c in self.shapes), self.dtype)
@@ -168,7 +171,7 @@ class Network:
 
     @staticmethod
     def _weighted_sse(residual, weights=None):
-        """Sum of squared residuals, each output column j weighted by ``weights[j]``."""
+        """Sum of squared residuals (n_out, m), output j weighted by ``weights[j]``."""
         if weights is None:
             return float(np.vdot(residual, residual))
         if residual.shape[0] == 1:
@@ -178,7 +181,7 @@ class Network:
     def _loss_and_gradients(self, ws, Y, alpha=0.0, loss_weights=None):
         """One forward and backward pass over the rows in ``ws``, gradients into ``ws.grad``.
 
-        Returns the data loss (SSE / 2m, columns weighted by ``loss_weights``) and the L2 term.
+        Returns the data loss (SSE / 2m, outputs weighted by ``loss_weights``) and the L2 term.
         """
         m = ws.m
         residual = self._forward(ws)
@@ -191,17 +194,36 @@ class Network:
 
     # -- public, allocating API ------------------------------------------------------------
 
-    def _workspace_for(self, X):
+    def _check_inputs(self, X):
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.input_size:
             raise ValueError(f"X must have shape (m, {self.input_size}), got {X.shape}")
+        return X
+
+    def _workspace_for(self, X):
+        X = self._check_inputs(X)
         ws = Workspace(self, X.shape[0])
         ws.load(X)
         return ws
 
-    def forward(self, X):
-        """Network output for (already scaled) inputs X (m, n_in); a new (m, n_out) array."""
-        return np.ascontiguousarray(self._forward(self._workspace_for(X)).T)
+    def forward(self, X, max_elements=4_000_000):
+        """Network output for (already scaled) inputs X (m, n_in); a new (m, n_out) array.
+
+        Rows go through in chunks, so that no layer's buffer exceeds ``max_elements`` values
+        however many rows there are: memory stays bounded, whatever is asked.
+        """
+        X = self._check_inputs(X)
+        m = len(X)
+        out = np.empty((m, self.output_size), self.dtype)
+        chunk = max(1, max_elements // max(self.sizes))
+        ws = None
+        for start in range(0, m, chunk):
+            part = X[start:start + chunk]
+            if ws is None or ws.m != len(part):
+                ws = Workspace(self, len(part), training=False)
+            ws.load(part)
+            out[start:start + len(part)] = self._forward(ws).T
+        return out
 
     def loss(self, X, Y, alpha=0.0):
         """Sum of squared errors / 2m, plus the L2 term alpha / 2m * sum(W^2)."""
@@ -229,9 +251,3 @@ class Network:
         scaled = (X - self.x_mean) / self.x_scale
         out = self.forward(scaled).astype(np.float64)
         return out * self.y_scale + self.y_mean
-
-    def copy_params_from(self, other):
-        """Overwrite this network's parameters and scaling with another network's."""
-        self.params[...] = other.params
-        for name in ("x_mean", "x_scale", "y_mean", "y_scale"):
-            setattr(self, name, getattr(other, name).copy())

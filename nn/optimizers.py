@@ -139,7 +139,8 @@ class ReduceOnPlateau:
             return
         self.bad_checks += 1
         if self.bad_checks >= self.patience:
-            optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_learning_rate)
+            lr = optimizer.learning_rate  # lower, down to min_learning_rate, and never raised
+            optimizer.learning_rate = min(lr, max(lr * self.factor, self.min_learning_rate))
             self.bad_checks = 0
 
 

@@ -28,6 +28,13 @@ HISTORY_POINTS = 200
 CALLBACK_SECONDS = 0.2  # the callback also runs at least this often, so cancelling is prompt
 
 
+def validation_rows(m, fraction):
+    """Rows held out for validation out of ``m``: at least one when asked, never all."""
+    if not fraction:
+        return 0
+    return min(max(int(round(fraction * m)), 1), m - 1)
+
+
 def check_interval(iterations):
     """Updates between two checks (history points) in a run of ``iterations`` updates."""
     return max(1, math.ceil(iterations / HISTORY_POINTS))
@@ -94,11 +101,15 @@ class TrainConfig:
         return cls(**settings)
 
 
+TRAINING_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
 @dataclass
 class TrainResult:
     history: list  # [(iteration, training loss)] at the checks
     val_history: list  # [(iteration, validation loss)]; empty without a validation split
-    loss: float  # final training loss (raw units) of the returned weights
+    loss: Optional[float]  # final training loss (raw units) of the returned weights; None if
+    #                        the callback stopped training (no final evaluation then)
     val_loss: Optional[float]  # final validation loss of the returned weights
     iterations: int  # updates performed
     epochs: float  # passes over the training rows
@@ -224,8 +235,7 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
 
     split_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(2))
     m = len(X)
-    n_val = int(round(cfg.validation_fraction * m)) if cfg.validation_fraction else 0
-    n_val = min(max(n_val, 1 if cfg.validation_fraction else 0), m - 1)
+    n_val = validation_rows(m, cfg.validation_fraction)
     if n_val:
         order = split_rng.permutation(m)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
@@ -265,7 +275,7 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
 
     history, val_history = [], []
     best_loss, best_iteration, bad_checks = math.inf, None, 0
-    best_params = np.empty_like(params) if n_val else None
+    best_params = params.copy() if n_val else None
     stopped = "completed"
     interval_mean, interval_n = 0.0, 0
     last_callback = time.monotonic()
@@ -324,10 +334,15 @@ def train(network, X, Y, *, callback=None, config=None, **settings):
                 stopped = "callback"
                 break
 
-    if validate:
+    if validate and best_iteration is not None:
         np.copyto(params, best_params)
     if not np.isfinite(params).all():
         raise _diverged(t, cfg, network.dtype)
+    if stopped == "callback":  # the caller stopped it and wants nothing more: answer at once
+        return TrainResult(history=history, val_history=val_history, loss=None, val_loss=None,
+                           iterations=t, epochs=t / n_batches, stopped=stopped,
+                           best_iteration=best_iteration, learning_rate=optimizer.learning_rate,
+                           n_train=n_train, n_validation=n_val)
 
     # The final loss over all training rows (with full batches, in the workspace already there).
     everything = _Evaluator(network, source, targets_source, loss_weights,

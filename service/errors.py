@@ -106,7 +106,20 @@ def _unexpected(exc):
     return _http_error(InternalServerError("The server failed to handle the request; it is logged."))
 
 
+def _missing_model(exc):
+    return _api_error(ApiError(404, f"There is no model with id {str(exc)[:80]!r}.", title="Model not found"))
+
+
+def _damaged_model(exc):
+    return _api_error(ApiError(409, f"The model cannot be used: {exc}.", title="Model damaged"))
+
+
 def init_app(app):
+    from .store import Corrupt, NotFound as ModelNotFound
+
+    # A model deleted or damaged while a request was using it: never a 500.
+    app.register_error_handler(ModelNotFound, _missing_model)
+    app.register_error_handler(Corrupt, _damaged_model)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)

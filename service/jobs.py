@@ -18,7 +18,6 @@ has been started ``MAX_ATTEMPTS`` times.
 import logging
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -30,8 +29,9 @@ from marshmallow import ValidationError
 
 from nn import TrainConfig, data as nn_data
 from nn.initializers import default_for
+from nn.trainer import TRAINING_FIELDS, validation_rows
 
-from .schemas import TRAINING_FIELDS, GenerateSchema, preset_defaults
+from .schemas import GenerateSchema, preset_defaults
 from .store import TERMINAL, NotFound, now, try_lock_file
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ def memory_estimate(sizes, n_samples, n_params, dtype):
 
 
 def _limits_check(config, sizes, n_samples, rows_per_update, iterations, dtype):
+    if iterations > config["MAX_ITERATIONS"]:  # the preset's default too, not only a given value
+        raise ValidationError({"iterations": [
+            f"At most {config['MAX_ITERATIONS']} iterations (NN_MAX_ITERATIONS)."]})
     n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     if n_params > config["MAX_PARAMETERS"]:
         raise ValidationError({"hidden_layer_sizes": [
@@ -110,7 +113,7 @@ def build_job(request, config):
 
     hidden = list(request["hidden_layer_sizes"])
     sizes = [X.shape[1], *hidden, Y.shape[1]]
-    n_train = len(X) - (round(training["validation_fraction"] * len(X)) if training["validation_fraction"] else 0)
+    n_train = len(X) - validation_rows(len(X), training["validation_fraction"])
     rows = n_train if training["batch_size"] is None else min(training["batch_size"], n_train)
     n_params = _limits_check(config, sizes, len(X), max(rows, 1), training["iterations"], request["dtype"])
     try:
@@ -148,7 +151,7 @@ def wait_until_finished(store, model_id, seconds, interval=0.05):
     deadline = time.monotonic() + seconds
     while True:
         record = store.read(model_id)
-        if record["status"] in TERMINAL or time.monotonic() >= deadline:
+        if record.get("status") in TERMINAL or time.monotonic() >= deadline:
             return record
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
@@ -157,10 +160,10 @@ def cancel(store, model_id, wait=2.0):
     """Cancel a queued or running job; returns its record (``cancelled`` unless it finished
     first, or still ``running`` if its process has not stopped within ``wait`` seconds)."""
     record = store.read(model_id)
-    if record["status"] in TERMINAL:
+    if record.get("status") in TERMINAL:
         return record
     store.request_cancel(model_id)  # a running job's process sees this within 0.2 s
-    if record["status"] == "queued":
+    if record.get("status") == "queued":
         with store.locked(model_id, timeout=1.0) as held:
             if held:
                 record = store.read(model_id)
@@ -187,7 +190,7 @@ class Runner:
         self.pid = os.getpid()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._children = []
+        self._children = {}  # model id -> Popen of the training processes this runner started
         self._thread = threading.Thread(target=self._loop, name="nn-job-runner", daemon=True)
         self._ticks = 0
 
@@ -204,10 +207,10 @@ class Runner:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         if kill_children:
-            for child in self._children:
+            for child in self._children.values():
                 if child.poll() is None:
                     child.kill()
-            for child in self._children:
+            for child in self._children.values():
                 child.wait(timeout)
 
     def _loop(self):
@@ -221,7 +224,7 @@ class Runner:
 
     def tick(self):
         """One pass: reap children, recover dead jobs, start queued ones while slots are free."""
-        self._children = [c for c in self._children if c.poll() is None]
+        self._children = {i: c for i, c in self._children.items() if c.poll() is None}  # reaps
         self._ticks += 1
         if self._ticks % 120 == 1:
             self.store.sweep()
@@ -282,16 +285,15 @@ class Runner:
             os.close(fd)
 
     def _enforce_lease(self, record):
-        owner = record.get("owner") or {}
-        age = self.store.heartbeat_age(record["id"])
-        if age is None or age <= self.config["LEASE_SECONDS"]:
+        """Kill a training process of ours that holds its job but has stopped beating (frozen).
+        Only our own children: their pids cannot have been reused while we have not reaped them."""
+        child = self._children.get(record["id"])
+        if child is None or child.poll() is not None:
             return
-        if owner.get("host") == socket.gethostname() and owner.get("pid"):
-            log.warning("job %s: no heartbeat for %.0f s; killing its process %s", record["id"], age, owner["pid"])
-            try:
-                os.kill(owner["pid"], signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        age = self.store.heartbeat_age(record["id"])
+        if age is not None and age > self.config["LEASE_SECONDS"]:
+            log.warning("job %s: no heartbeat for %.0f s; killing its process %d", record["id"], age, child.pid)
+            child.kill()
 
     def _start(self, model_id, slot_fd):
         try:
@@ -319,10 +321,11 @@ class Runner:
             server_pid = os.getppid() if self.config.get("SERVER_IS_PARENT") else os.getpid()
             child = subprocess.Popen(
                 [sys.executable, "-m", "service.trainjob", self.store.root, model_id,
-                 "--server-pid", str(server_pid), "--nice", str(self.config["TRAINER_NICE"])],
+                 "--server-pid", str(server_pid), "--nice", str(self.config["TRAINER_NICE"]),
+                 "--heartbeat", str(min(2.0, self.config["LEASE_SECONDS"] / 5))],
                 pass_fds=(fd, slot_fd), env=env, cwd=PROJECT_ROOT, start_new_session=True,
                 stdin=subprocess.DEVNULL)
-            self._children.append(child)
+            self._children[model_id] = child
             log.info("job %s started in process %d", model_id, child.pid)
             return True
         except NotFound:
@@ -338,10 +341,4 @@ class Runner:
             return False
         finally:
             os.close(fd)  # the child holds its own copy of the lock now
-
-
-def eta(progress_iteration, iterations, elapsed):
-    if not progress_iteration or elapsed is None:
-        return None
-    return max(0.0, elapsed / progress_iteration * (iterations - progress_iteration))
 

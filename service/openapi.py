@@ -11,7 +11,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import validate
 
 from . import fields as strict
-from .schemas import (TRAINING_FIELDS, HealthSchema, ListQuerySchema, ModelListSchema, ModelSchema, PredictionSchema,
+from nn.trainer import TRAINING_FIELDS
+
+from .schemas import (HealthSchema, ListQuerySchema, ModelListSchema, ModelSchema, PredictionSchema,
                       PredictRequestSchema, ProblemSchema, TrainQuerySchema, TrainRequestSchema,
                       preset_defaults)
 from .store import ID_PATTERN

@@ -13,8 +13,8 @@ from .store import ID_PATTERN, Corrupt, NotFound, broken_record
 
 
 class Predictor:
-    def __init__(self, store, capacity=32):
-        self.store, self.capacity = store, capacity
+    def __init__(self, store, max_bytes=256 * 2 ** 20):
+        self.store, self.max_bytes = store, max_bytes  # bytes of parameters kept loaded
         self._cache = collections.OrderedDict()
         self._lock = threading.Lock()
 
@@ -37,14 +37,14 @@ class Predictor:
                           f"its record says {expected}")
         with self._lock:
             self._cache[model_id] = (stamp, network)
-            while len(self._cache) > self.capacity:
+            while len(self._cache) > 1 and sum(n.params.nbytes for _, n in self._cache.values()) > self.max_bytes:
                 self._cache.popitem(last=False)
         return network
 
     def predict(self, model_id, X):
         record = read_record(self.store, model_id)
-        if record["status"] != "succeeded":
-            raise ApiError(409, f"Model {model_id} is {record['status']}; only a succeeded model predicts.",
+        if record.get("status") != "succeeded":
+            raise ApiError(409, f"Model {model_id} is {record.get('status')}; only a succeeded model predicts.",
                            title="Model not ready")
         try:
             network = self._network(record)

@@ -125,15 +125,12 @@ class TrainRequestSchema(Schema):
             errors["hidden_layer_sizes"] = [f"At most {_limit('MAX_LAYERS')} hidden layers (NN_MAX_LAYERS)."]
         elif sizes and max(sizes) > _limit("MAX_UNITS"):
             errors["hidden_layer_sizes"] = [f"At most {_limit('MAX_UNITS')} units per layer (NN_MAX_UNITS)."]
-        if data.get("iterations", 0) > _limit("MAX_ITERATIONS"):
-            errors["iterations"] = [f"At most {_limit('MAX_ITERATIONS')} iterations (NN_MAX_ITERATIONS)."]
         if data.get("max_seconds", 0) > _limit("MAX_TRAIN_SECONDS"):
             errors["max_seconds"] = [f"At most {_limit('MAX_TRAIN_SECONDS'):g} seconds (NN_MAX_TRAIN_SECONDS)."]
         if errors:
             raise ValidationError(errors)
 
 
-TRAINING_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
 def preset_defaults(preset):

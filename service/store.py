@@ -81,12 +81,6 @@ class ModelStore:
             raise NotFound(model_id)
         return os.path.join(directory, *parts)
 
-    def exists(self, model_id):
-        try:
-            return os.path.isdir(self.path(model_id))
-        except NotFound:
-            return False
-
     def ids(self):
         try:
             names = os.listdir(self.root)
@@ -157,6 +151,7 @@ class ModelStore:
             _fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            self.unmark_active(model_id)
             raise
 
     def read(self, model_id):
@@ -242,7 +237,7 @@ class ModelStore:
             raise Corrupt(f"the weights of model {model_id} are unreadable ({exc})") from None
 
     def weights_stamp(self, model_id):
-        """(mtime_ns, size) of the weights file: changes whenever it is replaced."""
+        """(mtime_ns, size, inode) of the weights file: changes whenever it is replaced."""
         st = os.stat(self.path(model_id, WEIGHTS))
         return st.st_mtime_ns, st.st_size, st.st_ino
 
@@ -295,7 +290,7 @@ class ModelStore:
         except OSError:
             return None
 
-    def delete(self, model_id, wait=5.0):
+    def delete(self, model_id):
         """Remove a model at once; a runner still training it notices and stops."""
         directory = self.path(model_id)
         if not os.path.isdir(directory):
@@ -308,24 +303,12 @@ class ModelStore:
         except FileNotFoundError:
             raise NotFound(model_id) from None
         self.unmark_active(model_id)
-        self._remove_trash(trash, wait)
-
-    def _remove_trash(self, trash, wait):
-        lock = os.path.join(trash, LOCK)
-        deadline = time.monotonic() + wait
-        while True:
-            fd = try_lock_file(lock, create=False, missing=None)
-            if fd is not None or not os.path.exists(lock) or time.monotonic() >= deadline:
-                break
-            time.sleep(0.02)
-        try:
-            shutil.rmtree(trash, ignore_errors=True)
-        finally:
-            if fd is not None:
-                os.close(fd)
+        # A training process still running writes only through the old path, which is gone, so
+        # nothing can appear in the trash; whatever rmtree misses, ``sweep`` removes later.
+        shutil.rmtree(trash, ignore_errors=True)
 
     def sweep(self, min_age=60.0):
-        """Remove leftovers: trash no runner holds, staging directories of failed creates."""
+        """Remove leftovers: deleted models' trash, staging directories of failed creates."""
         try:
             names = os.listdir(self.root)
         except FileNotFoundError:
@@ -333,7 +316,7 @@ class ModelStore:
         for name in names:
             path = os.path.join(self.root, name)
             if name.startswith(".trash-"):
-                self._remove_trash(path, 0)
+                shutil.rmtree(path, ignore_errors=True)
             elif name.startswith(".new-"):
                 with contextlib.suppress(OSError):
                     if time.time() - os.stat(path).st_mtime > min_age:

@@ -2,7 +2,7 @@
 
 Started by a ``Runner`` with the job's lock (and a concurrency slot) already held on inherited
 file descriptors; it holds them until it exits. It writes progress to the record at least once
-a second, watches for cancellation, the job's time limit and the server's exit, and publishes
+half-second (whenever the trainer reports), watches for cancellation, the job's time limit and the server's exit, and publishes
 the result atomically: the weights first, then the record that points at them.
 
 When the server is gone (shut down, or killed) the job goes back to the queue, unless it is
@@ -16,18 +16,22 @@ import threading
 import time
 
 from nn import Network, TrainConfig, TrainingDiverged, train
-from nn.trainer import check_interval
+from nn.trainer import TRAINING_FIELDS, check_interval
 
-from .jobs import eta
-from .schemas import TRAINING_FIELDS
 from .store import ModelStore, NotFound, now
 
 PROGRESS_SECONDS = 0.5  # how often progress reaches the record
-HEARTBEAT_SECONDS = 2.0  # how often the heartbeat file is touched
 SERVER_CHECK_SECONDS = 1.0
 FINISH_IF_LEFT_SECONDS = 5.0  # on server exit, finish a job with less than this left
 
 log = logging.getLogger("service.trainjob")
+
+
+def eta(iteration, iterations, elapsed):
+    """Seconds left, extrapolated from the pace so far."""
+    if not iteration or elapsed is None:
+        return None
+    return max(0.0, elapsed / iteration * (iterations - iteration))
 
 
 def _alive(pid):
@@ -86,11 +90,12 @@ class Monitor:
 
 class Heartbeat(threading.Thread):
     """Touches the job's heartbeat file every few seconds, even during long matrix products
-    (NumPy releases the GIL there); a runner kills a process whose heartbeat stops."""
+    (NumPy releases the GIL there); the runner that started this process kills it when the
+    heartbeat stops, that is when the whole process is frozen (a slow update is not)."""
 
-    def __init__(self, store, model_id):
+    def __init__(self, store, model_id, interval):
         super().__init__(name="heartbeat", daemon=True)
-        self.store, self.model_id = store, model_id
+        self.store, self.model_id, self.interval = store, model_id, interval
         self.stopped = threading.Event()
 
     def run(self):
@@ -99,11 +104,11 @@ class Heartbeat(threading.Thread):
                 self.store.beat(self.model_id)
             except NotFound:
                 return
-            self.stopped.wait(HEARTBEAT_SECONDS)
+            self.stopped.wait(self.interval)
 
 
-def run(store, model_id, server_pid=None):
-    heartbeat = Heartbeat(store, model_id)
+def run(store, model_id, server_pid=None, heartbeat_seconds=2.0):
+    heartbeat = Heartbeat(store, model_id, heartbeat_seconds)
     heartbeat.start()
     try:
         _run(store, model_id, server_pid)
@@ -176,6 +181,7 @@ def main(argv=None):
     parser.add_argument("model_id")
     parser.add_argument("--server-pid", type=int, default=None)
     parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
+    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats")
     args = parser.parse_args(argv)
     if args.nice:
         os.nice(args.nice)  # predictions in the web workers come first
@@ -183,7 +189,7 @@ def main(argv=None):
                         format="%(asctime)s [trainjob %(process)d] %(levelname)s %(message)s")
     store = ModelStore(args.model_dir)
     try:
-        run(store, args.model_id, args.server_pid)
+        run(store, args.model_id, args.server_pid, args.heartbeat)
     except NotFound:
         log.info("job %s was deleted; stopping", args.model_id)
     except Exception as exc:

@@ -19,7 +19,7 @@ def train():
     get_runner().wake()
     if query.get("wait"):
         record = jobs.wait_until_finished(get_store(), record["id"], query["wait"])
-    status = 201 if record["status"] in jobs.TERMINAL else 202
+    status = 201 if record.get("status") in jobs.TERMINAL else 202
     location = url_for("models.get_model", model_id=record["id"])
     return model_schema.dump(present([record])[0]), status, {"Location": location}
 
@@ -43,7 +43,7 @@ def cancel_model(model_id):
         record = jobs.cancel(get_store(), model_id)
     except NotFound:
         raise not_found(model_id)
-    status = 200 if record["status"] in jobs.TERMINAL else 202
+    status = 200 if record.get("status") in jobs.TERMINAL else 202
     return model_schema.dump(present([record])[0]), status
 
 

@@ -125,3 +125,12 @@ def test_float32_network_computes_in_float32():
     assert net.params.dtype == np.float32
     assert net.forward(np.ones((3, 2))).dtype == np.float32
     assert net.predict(np.ones((3, 2))).dtype == np.float64  # raw units out as float64
+
+
+def test_forward_in_chunks_matches_one_pass():
+    rng = np.random.default_rng(3)
+    net = Network(3, [7, 5], 2, seed=0)
+    X = rng.normal(size=(1000, 3))
+    whole = net.forward(X)
+    assert np.allclose(net.forward(X, max_elements=7 * 33), whole, rtol=0, atol=1e-12)
+    assert whole.shape == (1000, 2)

@@ -174,3 +174,15 @@ def test_losses_near_the_float64_limit_fail_cleanly_or_stay_finite():
         assert "float" in str(exc) or "non-finite" in str(exc)
     else:
         assert all(np.isfinite(loss) for _, loss in result.history) and np.isfinite(result.loss)
+
+
+def test_stopping_before_the_first_check_keeps_the_current_weights(monkeypatch):
+    from nn import trainer
+    monkeypatch.setattr(trainer, "CALLBACK_SECONDS", 0.0)  # a timed call after every update
+    X, Y = quadratic(seed=0)
+    net = Network(1, [8], 1, seed=0)
+    result = train(net, X, Y, seed=0, iterations=100_000, validation_fraction=0.2,
+                   callback=lambda i, loss: True)  # the very first call stops it
+    assert result.stopped == "callback" and result.iterations == 1
+    assert result.loss is None and result.best_iteration is None
+    assert np.isfinite(net.params).all() and np.abs(net.params).max() < 10

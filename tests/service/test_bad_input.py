@@ -114,7 +114,7 @@ def test_bad_shapes_at_predict(client, guarded, trained, X):
 
 
 def test_absurdly_nested_arrays(client, guarded):
-    guarded(post_raw(client, "/train", '{"data": {"X": ' + "[" * 50_000 + "]" * 50_000 + "}}"), 400, "deeper")
+    guarded(post_raw(client, "/train", '{"data": {"X": ' + "[" * 50_000 + "]" * 50_000 + "}}"), 400, "nests")
     guarded(post_raw(client, "/train", "[" * 50_000), 400)
 
 
@@ -316,6 +316,14 @@ def test_integers_with_thousands_of_digits_are_named(client, guarded, trained):
     guarded(post_raw(client, "/train", '{"iterations": %s}' % ("9" * 5000)), 422, "iterations", "finite")
     text = '{"model_id": "%s", "X": [%s]}' % (trained["id"], "9" * 4301)
     guarded(post_raw(client, "/predict", text), 422, "X[0]")
+
+
+def test_escaped_quotes_after_deep_brackets_parse_in_linear_time(client, guarded):
+    import time
+    text = "[" * 65 + '"' + '\\"' * 200_000  # once quadratic in a pre-check; now one pass
+    started = time.monotonic()
+    guarded(post_raw(client, "/train", text), 400)
+    assert time.monotonic() - started < 5
 
 
 def test_objects_with_too_many_keys(client, guarded):
