@@ -34,8 +34,9 @@ def from_env():
         "LEASE_SECONDS": _float("NN_LEASE_SECONDS", 30),
         # Longest `POST /train?wait=` a client may ask for; keep well below gunicorn's timeout.
         "MAX_WAIT_SECONDS": _float("NN_MAX_WAIT_SECONDS", 20),
-        # BLAS threads of one training process: the cores shared among concurrent jobs.
-        "TRAINER_THREADS": _int("NN_TRAINER_THREADS", max(1, cpus // max(1, _int("NN_MAX_CONCURRENT_JOBS", cpus)))),
+        # BLAS threads of one training process; unset: the cores shared among concurrent jobs
+        # (CPUs / MAX_CONCURRENT_JOBS, at least 1).
+        "TRAINER_THREADS": _int("NN_TRAINER_THREADS", 0) or None,
         # Scheduling priority of training processes (added niceness): requests come first.
         "TRAINER_NICE": _int("NN_TRAINER_NICE", 10),
         # Start a job runner in each web worker process (off only for special deployments).

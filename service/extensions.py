@@ -63,6 +63,15 @@ def get_runner():
     return _resources().ensure_runner()
 
 
+def get_openapi():
+    """The OpenAPI document of this app, built once (it depends on the configured limits)."""
+    resources = _resources()
+    if resources.openapi is None:
+        from . import openapi
+        resources.openapi = openapi.build(current_app.config)
+    return resources.openapi
+
+
 def present(records):
     """Records as the API shows them: queued jobs get their position in the queue."""
     if any(r.get("status") == "queued" for r in records):

@@ -9,6 +9,8 @@ import math
 import numpy as np
 from marshmallow import ValidationError, fields
 
+from .body import NonFinite
+
 
 FINITE = "numbers must be finite (and within the range of a 64-bit float)."
 
@@ -18,7 +20,7 @@ def _is_number(value):
 
 
 def _non_finite(value):
-    return type(value).__name__ == "NonFinite"  # service.body's marker for NaN, Infinity, 1e400
+    return isinstance(value, NonFinite)  # the parser's marker for NaN, Infinity, 1e400
 
 
 class StrictFloat(fields.Field):

@@ -314,7 +314,8 @@ class Runner:
                           owner={"host": socket.gethostname(), "runner_pid": self.pid})
             self.store.write(record)
             self.store.beat(model_id)  # the lease starts now, not at a previous attempt's last beat
-            threads = str(self.config["TRAINER_THREADS"])
+            threads = str(self.config["TRAINER_THREADS"] or max(
+                1, (os.cpu_count() or 1) // max(1, self.config["MAX_CONCURRENT_JOBS"])))
             env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
                        MKL_NUM_THREADS=threads, PYTHONPATH=os.pathsep.join(
                            p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p))

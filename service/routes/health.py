@@ -1,6 +1,6 @@
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from .. import openapi
+from ..extensions import get_openapi
 
 bp = Blueprint("health", __name__)
 
@@ -12,7 +12,4 @@ def healthz():
 
 @bp.get("/openapi.json")
 def openapi_document():
-    extension = current_app.extensions["nn"]
-    if extension.openapi is None:
-        extension.openapi = openapi.build(current_app.config)
-    return extension.openapi
+    return get_openapi()
