@@ -71,12 +71,3 @@ def get_openapi():
         resources.openapi = openapi.build(current_app.config)
     return resources.openapi
 
-
-def present(records):
-    """Records as the API shows them: queued jobs get their position in the queue."""
-    if any(r.get("status") == "queued" for r in records):
-        queue = [r for r in get_store().active_records() if r.get("status") == "queued"]
-        position = {r["id"]: i + 1 for i, r in enumerate(queue)}
-        records = [dict(r, progress=dict(r.get("progress") or {}, queue_position=position.get(r["id"])))
-                   if r.get("status") == "queued" else r for r in records]
-    return records

@@ -146,6 +146,16 @@ def submit(store, config, request):
     return record
 
 
+def with_queue_positions(store, records):
+    """Records as the API shows them: queued jobs get their position in the queue."""
+    if any(r.get("status") == "queued" for r in records):
+        queue = [r for r in store.active_records() if r.get("status") == "queued"]
+        position = {r["id"]: i + 1 for i, r in enumerate(queue)}
+        records = [dict(r, progress=dict(r.get("progress") or {}, queue_position=position.get(r["id"])))
+                   if r.get("status") == "queued" else r for r in records]
+    return records
+
+
 def wait_until_finished(store, model_id, seconds, interval=0.05):
     """The record once the job is finished, or as it is after ``seconds``."""
     deadline = time.monotonic() + seconds

@@ -88,8 +88,6 @@ class ModelStore:
             return []
         return [n for n in names if ID_PATTERN.fullmatch(n) and os.path.isdir(os.path.join(self.root, n))]
 
-    # -- records ---------------------------------------------------------------------------
-
     # -- active jobs -----------------------------------------------------------------------
 
     def _marker(self, model_id):
@@ -131,7 +129,7 @@ class ModelStore:
         out.sort(key=lambda r: (r.get("created_at") or "", r["id"]))
         return out
 
-    # -- records (continued) -----------------------------------------------------------------
+    # -- records -----------------------------------------------------------------------------
 
     def create(self, record, X, Y):
         """Persist a new job (record and training data) atomically; the id appears complete."""

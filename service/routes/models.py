@@ -2,13 +2,17 @@ from flask import Blueprint, current_app, url_for
 
 from .. import jobs
 from ..body import json_body, query_args
-from ..extensions import get_runner, get_store, present
+from ..extensions import get_runner, get_store
 from ..predictor import not_found, read_record
 from ..schemas import ListQuerySchema, ModelListSchema, ModelSchema, TrainQuerySchema, TrainRequestSchema
 from ..store import NotFound
 
 bp = Blueprint("models", __name__)
 model_schema = ModelSchema()
+
+
+def present(records):
+    return jobs.with_queue_positions(get_store(), records)
 
 
 @bp.post("/train")
