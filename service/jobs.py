@@ -236,6 +236,8 @@ class Runner:
         """One pass: reap children, recover dead jobs, start queued ones while slots are free."""
         self._children = {i: c for i, c in self._children.items() if c.poll() is None}  # reaps
         self._ticks += 1
+        if self._ticks % 60 == 1:  # at start, then now and then: cheap insurance, whole store
+            self.store.reconcile_active()
         if self._ticks % 120 == 1:
             self.store.sweep()
         records = self.store.active_records()

@@ -102,6 +102,13 @@ class ModelStore:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._marker(model_id))
 
+    def reconcile_active(self):
+        """Re-mark every unfinished job from the records themselves: markers are an index, and
+        an index must never be the only thing that keeps a job alive."""
+        for record in self.records():
+            if record.get("status") in ("queued", "running"):
+                self.mark_active(record["id"])
+
     def active_records(self, grace=60.0):
         """Records of the unfinished jobs (queued or running), oldest first."""
         try:
@@ -119,8 +126,7 @@ class ModelStore:
                     if time.time() - os.stat(self._marker(model_id)).st_mtime > grace:
                         self.unmark_active(model_id)
                 continue
-            except Corrupt:
-                self.unmark_active(model_id)
+            except Corrupt:  # possibly passing: keep the marker; the record speaks once readable
                 continue
             if record.get("status") in TERMINAL:
                 self.unmark_active(model_id)

@@ -1,4 +1,5 @@
 """Real gunicorn on a free loopback port with a temporary model directory, driven by requests."""
+import glob
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 import requests
 
 from scripts.server import Server as RealServer
+from service.store import try_lock_file
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -39,7 +41,8 @@ class Server(RealServer):
             body = self.get(f"/models/{model_id}").json()
             if body["status"] in statuses:
                 return body
-            assert time.monotonic() < deadline, f"model {model_id} stuck in {body['status']}"
+            assert time.monotonic() < deadline, (f"model {model_id} stuck in {body['status']}:\n"
+                                                 + self.log_text() + "\n" + _store_state(self.model_dir))
             time.sleep(0.1)
 
 
@@ -68,6 +71,28 @@ def make_server(tmp_path, model_dir):
         time.sleep(0.2)
     for pid in trainers(model_dir):
         os.kill(pid, signal.SIGKILL)
+
+
+def _store_state(model_dir):
+    """Statuses, attempts and lock holders of every job, for a failure message."""
+    lines = []
+    for name in sorted(os.listdir(model_dir)):
+        record_path = os.path.join(model_dir, name, "model.json")
+        if os.path.exists(record_path):
+            import json
+            record = json.load(open(record_path))
+            lines.append(f"{name} {record.get('status')} attempts={record.get('attempts')} "
+                         f"owner={record.get('owner')} progress={record.get('progress')}")
+    out = subprocess.run(["pgrep", "-fa", "service.trainjob"], capture_output=True, text=True).stdout
+    active = sorted(os.listdir(os.path.join(model_dir, ".active"))) if os.path.isdir(
+        os.path.join(model_dir, ".active")) else []
+    slots = []
+    for slot in sorted(glob.glob(os.path.join(model_dir, ".slots", "*"))):
+        fd = try_lock_file(slot, create=False)
+        slots.append(f"{os.path.basename(slot)}: {'free' if fd is not None else 'held'}")
+        if fd is not None:
+            os.close(fd)
+    return ("\n".join(lines) + f"\nactive markers: {active}\nslots: {slots}\ntraining processes:\n" + out)
 
 
 def trainers(model_dir):
